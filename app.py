@@ -1,0 +1,89 @@
+"""Application factory: settings, extensions, blueprints and CLI commands (flaskr style)."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask
+
+# Every setting the bot reads from the environment, with its zero-setup default.
+# (name, default, converter); documented in README.md.
+SETTINGS = [
+    ("WECHAT_TOKEN", "dev-token", str),
+    ("WECHAT_APP_ID", "wx0000000000000000", str),
+    ("WECHAT_APP_SECRET", "", str),
+    ("WECHAT_AES_KEY", "", str),
+    ("WECHAT_API_BASE_URL", "https://api.weixin.qq.com/cgi-bin/", str),
+    ("DATABASE_URL", "", str),
+    ("SECRET_KEY", "dev-secret-change-me", str),
+    ("TIMESTAMP_WINDOW", 300, int),
+    ("MAX_BODY_BYTES", 64 * 1024, int),
+    ("DIALOG_TIMEOUT_MINUTES", 30, int),
+    ("OFFICE_HOURS", "工作日 9:00–17:30", str),
+    ("FAQ_DIR", "", str),
+    ("ENV", "development", str),
+]
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Create the bot's Flask app; `config` is applied last so tests win."""
+    app = Flask(__name__, instance_relative_config=True, template_folder="bot/templates")
+    load_settings(app, config)
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_commands(app)
+    return app
+
+
+def load_settings(app: Flask, config: dict | None) -> None:
+    try:
+        from dotenv import load_dotenv
+
+        load_dotenv(Path(app.root_path) / ".env", override=False)
+    except ImportError:  # python-dotenv is optional at run time
+        pass
+    for name, default, convert in SETTINGS:
+        raw = os.environ.get(name)
+        app.config[name] = convert(raw) if raw not in (None, "") else default
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config["DATABASE_URL"]:
+        app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'bot.sqlite'}"
+    if not app.config["FAQ_DIR"]:
+        app.config["FAQ_DIR"] = str(Path(app.root_path) / "faq")
+    app.config.update(config or {})
+    app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
+    app.config["SECRET_KEY"] = app.config["SECRET_KEY"]
+
+
+def configure_logging(app: Flask) -> None:
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def register_extensions(app: Flask) -> None:
+    from bot.extensions import db, migrate
+    from bot.storage import configure_engine
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(app.root_path) / "migrations"))
+    with app.app_context():
+        configure_engine(db.engine)
+
+
+def register_blueprints(app: Flask) -> None:
+    from bot.webhook import bp as webhook_bp
+
+    app.register_blueprint(webhook_bp)
+    if app.config["ENV"] != "production":
+        from bot.simulator import bp as simulator_bp
+
+        app.register_blueprint(simulator_bp)
+
+
+def register_commands(app: Flask) -> None:
+    from bot.cli import init_app
+
+    init_app(app)

@@ -1,0 +1,94 @@
+"""Free text outside a flow: numbered replies to a menu or clarification, votes, FAQ answers.
+
+The matcher (bot.nlu) decides the target; this module turns a target into the reply and keeps
+the small conversation context (pending choices, the answer awaiting a vote, further pages).
+"""
+from __future__ import annotations
+
+from bot import faq, texts
+from bot.flows.steps import clean, number
+from bot.models import FeedbackVote, RouteLog
+
+MORE_WORDS = {"n", "更多", "查看更多", "下一页", "继续看", "more"}
+
+
+def respond(engine, text: str) -> str:
+    """Reply to text typed outside a flow."""
+    context = engine.row.context
+    n = number(text)
+    if context.get("choices") and n is not None and 1 <= n <= len(context["choices"]):
+        target = context["choices"][n - 1]
+        engine.set_context(choices=None)
+        return goto(engine, target)
+    if context.get("more") and clean(text).lower() in MORE_WORDS:
+        return next_page(engine)
+    if context.get("feedback") and n in (1, 2):
+        return vote(engine, context["feedback"], helpful=(n == 1))
+    return routed(engine, text)
+
+
+def routed(engine, text: str) -> str:
+    from bot.nlu import route  # the index loads once per process, on first use
+
+    result = route(text)
+    engine.set_context(choices=None, feedback=None, more=None, unhelpful=None)
+    if result.target in ("clarify", "fallback"):
+        engine.session.add(RouteLog(worker_id=engine.worker.id, text=text[:2000], decision=result.target,
+                                    target=result.candidates[0][0] if result.candidates else None,
+                                    score=float(result.score or 0.0)))
+    if result.target == "clarify":
+        options = [t for t, _ in result.candidates[:3]]
+        engine.set_context(choices=options)
+        listing = "\n".join(f"{i}. {faq.title(t)}" for i, t in enumerate(options, 1))
+        return texts.CLARIFY.format(options=listing)
+    return goto(engine, result.target)
+
+
+def goto(engine, target: str) -> str:
+    """Carry out a routing target: a flow, the menu, handoff, an FAQ answer or the fallback."""
+    if target == "flow.handoff":
+        return engine.cmd_handoff()
+    if target.startswith("flow."):
+        return engine.start(target.removeprefix("flow."))
+    if target == "menu.legal":
+        return texts.LEGAL_PROMPT
+    if target == "menu":
+        return engine.cmd_menu()
+    if target == "fallback":
+        return texts.FALLBACK
+    if target == "union.application_status":
+        from bot.services import membership
+
+        return membership.status_text(engine.session, engine.worker)
+    return answer(engine, target)
+
+
+def answer(engine, faq_id: str) -> str:
+    pages = faq.render(faq_id)
+    if faq_id.startswith("smalltalk."):
+        return pages[0]
+    return show_page(engine, faq_id, pages, 0)
+
+
+def show_page(engine, faq_id: str, pages: list[str], index: int) -> str:
+    if index + 1 < len(pages):
+        engine.set_context(more={"faq": faq_id, "page": index + 1}, feedback=faq_id)
+        return pages[index]
+    engine.set_context(more=None, feedback=faq_id)
+    paused = texts.PAUSED.format(title=engine.flow.TITLE) if engine.flow is not None else ""
+    return pages[index] + texts.FEEDBACK_ASK + ("\n" + paused if paused else "")
+
+
+def next_page(engine) -> str:
+    more = engine.row.context["more"]
+    pages = faq.render(more["faq"])
+    if more["page"] >= len(pages):
+        engine.set_context(more=None)
+        return texts.NO_MORE
+    return show_page(engine, more["faq"], pages, more["page"])
+
+
+def vote(engine, faq_id: str, helpful: bool) -> str:
+    engine.session.add(FeedbackVote(worker_id=engine.worker.id, faq_id=faq_id, helpful=helpful))
+    engine.set_context(feedback=None, more=None, unhelpful=None if helpful else faq_id)
+    return texts.FEEDBACK_THANKS if helpful else texts.FEEDBACK_SORRY

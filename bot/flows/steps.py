@@ -1,0 +1,229 @@
+"""Flow building blocks: Step (a transitions State that asks a question) and shared answer parsers.
+
+A parser takes the worker's text and returns a JSON-serialisable value, or raises Invalid with a
+hint that shows the worker a concrete example. Parsers never let another exception escape.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from datetime import date, timedelta
+
+import cn2an
+import phonenumbers
+from stdnum.cn import ric
+from stdnum.exceptions import ValidationError
+from transitions import Machine, State
+
+from bot.clock import local_now
+
+
+class Invalid(ValueError):
+    """The answer did not fit; `hint` tells the worker what we expect, with an example."""
+
+    def __init__(self, hint: str):
+        super().__init__(hint)
+        self.hint = hint
+
+
+class Step(State):
+    """A dialog step: what to ask, which slot the answer fills, how to parse it."""
+
+    def __init__(self, *args, ask=None, slot=None, parse=None, accepts_location=False, **kwargs):
+        self.ask, self.slot, self.parse, self.accepts_location = ask, slot, parse, accepts_location
+        super().__init__(*args, **kwargs)
+
+    def prompt(self, model) -> str:
+        if callable(self.ask):
+            return self.ask(model)
+        return (self.ask or "").format_map(_Blank(model.slots))
+
+
+class FlowMachine(Machine):
+    state_cls = Step
+
+
+class _Blank(dict):
+    def __missing__(self, key):
+        return ""
+
+
+Parser = Callable[[str], object]
+
+
+def clean(text: str) -> str:
+    """Full-width → half-width (NFKC) and outer whitespace/punctuation stripped."""
+    return unicodedata.normalize("NFKC", text or "").strip().strip("。.!！?？~～ ")
+
+
+def number(text: str) -> int | None:
+    """1 / １ / 一 / 第一个 → 1; None when the text is not a small number."""
+    t = clean(text).removeprefix("第").removesuffix("个").removesuffix("项").removesuffix("条")
+    if t.isdigit():
+        return int(t)
+    try:
+        value = cn2an.cn2an(t, "smart")
+    except (ValueError, KeyError, TypeError, IndexError):
+        return None
+    return int(value) if float(value).is_integer() else None
+
+
+def choice(options: list[str]) -> Parser:
+    listing = "、".join(f"{i} {o}" for i, o in enumerate(options, 1))
+
+    def parse(text: str) -> str:
+        n = number(text)
+        if n is not None and 1 <= n <= len(options):
+            return options[n - 1]
+        t = clean(text)
+        matches = [o for o in options if t and (t == o or t in o or o in t)]
+        if len(matches) == 1:
+            return matches[0]
+        raise Invalid(f"请回复序号（1–{len(options)}）：{listing}。例如回复 1")
+
+    return parse
+
+
+def multi_choice(options: list[str], none_option: str) -> Parser:
+    """Several numbers at once: "1 3", "1、3", "13" (options < 10), or the words themselves."""
+
+    def parse(text: str) -> list[str]:
+        t = clean(text)
+        picked: list[str] = []
+        for part in re.split(r"[\s,，、;；和及]+", t):
+            if not part:
+                continue
+            n = number(part)
+            if n is not None and 1 <= n <= len(options):
+                picked.append(options[n - 1])
+            elif part.isdigit() and len(options) < 10 and all(1 <= int(c) <= len(options) for c in part):
+                picked += [options[int(c) - 1] for c in part]
+            elif part in options:
+                picked.append(part)
+            else:
+                picked = []
+                break
+        picked = list(dict.fromkeys(picked))
+        if not picked or (none_option in picked and len(picked) > 1):
+            listing = "、".join(f"{i} {o}" for i, o in enumerate(options, 1))
+            raise Invalid(f"请回复序号，可多选，用空格隔开：{listing}。例如：1 3；没有症状回复 {len(options)}")
+        return picked
+
+    return parse
+
+
+def yes_no(yes: str = "提交", no: str = "重新填写") -> Parser:
+    yes_words = {"1", "是", "是的", "对", "好", "好的", "确认", "确定", "可以", "同意", "提交", "yes", "y", "ok"}
+    no_words = {"2", "否", "不", "不是", "不对", "不同意", "不要", "重新", "重新填写", "修改", "no", "n"}
+
+    def parse(text: str) -> bool:
+        t = clean(text).lower()
+        n = number(t)
+        if t in yes_words or n == 1:
+            return True
+        if t in no_words or n == 2:
+            return False
+        raise Invalid(f"请回复 1 {yes}，或回复 2 {no}")
+
+    return parse
+
+
+def free_text(max_len: int = 300, min_len: int = 2, example: str = "") -> Parser:
+    def parse(text: str) -> str:
+        t = (text or "").strip()
+        if len(t) < min_len:
+            raise Invalid(f"内容太短了，请多写几个字{('，例如：' + example) if example else ''}")
+        if len(t) > max_len:
+            raise Invalid(f"内容有点长（{len(t)}字），请精简到{max_len}字以内")
+        return t
+
+    return parse
+
+
+def phone(text: str) -> str:
+    """Mainland mobile number; tolerates spaces, dashes, +86 and full-width digits."""
+    t = re.sub(r"[\s\-()（）]", "", clean(text))
+    try:
+        parsed = phonenumbers.parse(t, "CN")
+        ok = (phonenumbers.is_valid_number(parsed) and parsed.country_code == 86
+              and phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.MOBILE)
+    except phonenumbers.NumberParseException:
+        ok = False
+    if not ok:
+        raise Invalid("请输入11位手机号，例如：13812345678")
+    return str(parsed.national_number)
+
+
+def id_card(text: str) -> str:
+    """18-digit resident ID with the GB 11643 check digit; lower-case x accepted."""
+    t = re.sub(r"\s", "", clean(text)).upper()
+    try:
+        if len(t) != 18:
+            raise ValidationError()
+        return ric.validate(t)
+    except (ValidationError, ValueError, TypeError):
+        raise Invalid("身份证号不对，请核对后重新输入18位号码，例如：11010519491231002X") from None
+
+
+def temperature(text: str) -> float:
+    """Body temperature in °C, 35.0–42.0: "36.5", "36度5", "三十六点五"."""
+    t = clean(text).replace("℃", "").replace("°C", "").replace("°", "").replace("度", ".").rstrip(".")
+    try:
+        value = float(t) if re.fullmatch(r"\d{2}(\.\d{1,2})?", t) else float(cn2an.cn2an(t, "smart"))
+    except (ValueError, KeyError, TypeError, IndexError):
+        value = None
+    if value is None or not 35.0 <= value <= 42.0:
+        raise Invalid("请输入体温（35.0–42.0 之间的数字），例如：36.5")
+    return round(value, 1)
+
+
+WEEKDAYS = "一二三四五六日天"
+RELATIVE_DAYS = {"今天": 0, "今日": 0, "明天": 1, "明日": 1, "后天": 2, "大后天": 3, "昨天": -1, "前天": -2}
+DATE_HINT = "请输入日期，例如：明天、5月23日、2022-05-23"
+
+
+def parse_date_phrase(text: str, today: date) -> date:
+    """Chinese date phrases → date. Hand-written: no maintained library reads 下周一 / 5月23日."""
+    t = clean(text).replace(" ", "")
+    try:
+        t = cn2an.transform(t, "cn2an")
+    except (ValueError, KeyError, TypeError, IndexError):
+        pass
+    if t in RELATIVE_DAYS:
+        return today + timedelta(days=RELATIVE_DAYS[t])
+    m = re.fullmatch(r"(下下|下|这|本)?(?:周|星期|礼拜)([一二三四五六日天1-7])", t)
+    if m:
+        wd = WEEKDAYS.index(m.group(2)) if m.group(2) in WEEKDAYS else int(m.group(2)) - 1
+        wd = min(wd, 6)
+        monday = today - timedelta(days=today.weekday())
+        weeks = {"下下": 2, "下": 1}.get(m.group(1) or "", 0)
+        return monday + timedelta(weeks=weeks, days=wd)
+    m = (re.fullmatch(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})[日号]?", t)
+         or re.fullmatch(r"()(\d{1,2})[-/.月](\d{1,2})[日号]?", t))
+    if m:
+        year = int(m.group(1)) if m.group(1) else today.year
+        try:
+            return date(year, int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            pass
+    raise Invalid(DATE_HINT)
+
+
+def date_phrase(min_days: int | None = None, max_days: int | None = None) -> Parser:
+    """A date within [today+min_days, today+max_days] (local time); stored as ISO text."""
+
+    def parse(text: str) -> str:
+        today = local_now().date()
+        day = parse_date_phrase(text, today)
+        if min_days is not None and day < today + timedelta(days=min_days):
+            raise Invalid("这个日期已经过去了。" + DATE_HINT)
+        if max_days is not None and day > today + timedelta(days=max_days):
+            raise Invalid(f"日期太远了，请选{max_days}天以内的日期。" + DATE_HINT)
+        return day.isoformat()
+
+    return parse
+
+
+def future_date(max_days: int = 60) -> Parser:
+    return date_phrase(min_days=0, max_days=max_days)

@@ -1,0 +1,22 @@
+"""Images, video, short video, links and anything else we cannot read: ask for text, politely."""
+from bot import texts
+from bot.dispatch import Handlers
+
+handlers = Handlers()
+
+
+@handlers.message("image")
+@handlers.message("video")
+@handlers.message("shortvideo")
+@handlers.message("link")
+@handlers.message("miniprogrampage")
+def ask_to_type(msg, ctx):
+    return texts.READ_TEXT_ONLY
+
+
+@handlers.fallback
+def unknown(msg, ctx):
+    """Unknown message types and events get a safe reply, never an error."""
+    # wechatpy parses unknown events to UnknownMessage too; its raw fields say it was an event.
+    raw_type = str(getattr(msg, "_data", {}).get("MsgType", "")).lower()
+    return None if msg.type == "event" or raw_type == "event" else texts.READ_TEXT_ONLY

@@ -1,0 +1,63 @@
+"""Custom-menu events: CLICK keys start a flow or show an FAQ; VIEW and scan/photo/location pickers.
+
+https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Receiving_event_pushes.html
+"""
+from bot import answers, texts
+from bot.dispatch import Handlers
+
+handlers = Handlers()
+
+# Menu key → routing target (the same targets free text is routed to).
+CLICK_TARGETS = {
+    "MENU": "menu",
+    "MEMBERSHIP": "flow.membership",
+    "HOME_OFFICE": "flow.home_office",
+    "CHECKIN": "flow.home_office",
+    "LEGAL_AID": "flow.legal_aid",
+    "HANDOFF": "flow.handoff",
+    "MY_APPLICATION": "union.application_status",
+    "WAGE_ARREARS": "legal.wage_arrears",
+    "HOTLINES": "service.hotlines",
+    "LEGAL": "menu.legal",
+}
+
+
+def _go(target):
+    def click(msg, ctx):
+        return answers.goto(ctx.dialog, target)
+
+    click.__name__ = f"click_{target.replace('.', '_')}"
+    return click
+
+
+for _key, _target in CLICK_TARGETS.items():
+    handlers.click(_key)(_go(_target))
+
+
+@handlers.event("click")
+def unknown_click(msg, ctx):
+    """A key the menu has but this version does not know: show the menu instead of failing."""
+    return texts.MENU
+
+
+@handlers.event("view")
+def opened_link(msg, ctx):
+    return None  # WeChat opens the page; a reply would not be shown
+
+
+@handlers.event("scancode_push")
+@handlers.event("pic_sysphoto")
+@handlers.event("pic_photo_or_album")
+@handlers.event("pic_weixin")
+def picker_used(msg, ctx):
+    return None  # the picture or code itself arrives as its own message
+
+
+@handlers.event("scancode_waitmsg")
+def scanned_code(msg, ctx):
+    return texts.READ_TEXT_ONLY
+
+
+@handlers.event("location_select")
+def picked_location(msg, ctx):
+    return None  # followed by a location message, handled in handlers/location.py

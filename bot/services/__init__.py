@@ -1,0 +1,1 @@
+"""Domain operations shared by handlers, flows, the CLI and (later) the staff dashboard."""

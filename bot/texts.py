@@ -1,0 +1,47 @@
+"""Shared worker-facing strings (Simplified Chinese). Flow prompts live in their flow modules."""
+
+MENU_ITEMS = [
+    # (what the worker sees, routing target)
+    ("劳动法律咨询（直接输入您的问题即可）", "menu.legal"),
+    ("入会申请", "flow.membership"),
+    ("居家办公报备 / 每日健康打卡", "flow.home_office"),
+    ("预约法律援助", "flow.legal_aid"),
+    ("我的入会进度", "union.application_status"),
+    ("转人工", "flow.handoff"),
+]
+
+MENU = "职工之家可以帮您：\n" + "\n".join(
+    f"{i} {label}" for i, (label, _) in enumerate(MENU_ITEMS, 1)
+) + "\n回复序号，或直接输入您的问题，例如：公司拖欠工资怎么办"
+
+WELCOME = "您好，欢迎关注职工之家！这里是工会为职工提供的服务窗口。\n\n" + MENU
+
+LEGAL_PROMPT = "请直接输入您遇到的问题，例如：\n· 公司拖欠工资怎么办\n· 被辞退能拿多少补偿\n· 加班费怎么算"
+
+FALLBACK = ("抱歉，这个问题我暂时回答不了，怕答错耽误您。\n"
+            "您可以换个说法再问，或回复「转人工」请工作人员帮您。\n\n" + MENU)
+
+READ_TEXT_ONLY = "收到啦！不过我目前只能看懂文字，请用文字告诉我您想咨询的问题，或回复「菜单」查看服务。"
+VOICE_UNRECOGNISED = "抱歉，这条语音我没能听清，请用文字再说一遍，或回复「菜单」查看服务。"
+LOCATION_THANKS = "已收到您的位置：{label}。如需办理健康打卡，请回复「打卡」。"
+NOTHING_TO_CANCEL = "当前没有正在办理的事项。\n\n" + MENU
+NOTHING_TO_GO_BACK = "已经是第一步了。回复「取消」可以结束办理。"
+CANCELLED = "已取消「{title}」，填写的内容没有保存。需要时可以随时重新开始。"
+EXPIRED = "您上次办理的「{title}」因长时间没有回复已自动结束，填写的内容没有保存。需要的话请重新开始。"
+PAUSED = "（您正在办理「{title}」，回复「继续」接着填写，回复「取消」结束办理。）"
+RETRY_HINT = "没看懂您的回答：{hint}"
+OFFER_HANDOFF = "\n如果不方便填写，可以回复「转人工」，由工作人员帮您。"
+SYSTEM_BUSY = "系统有点忙，您的消息已收到，请稍后再发一次。"
+
+HANDOFF_OPENED = ("已为您转接人工服务，工作人员会在{office_hours}内尽快回复您。\n"
+                  "在此期间您发的消息都会转给工作人员。回复「结束人工」可回到自动服务。")
+HANDOFF_ALREADY = "已经在为您转接人工了，工作人员会尽快回复。回复「结束人工」可回到自动服务。"
+HANDOFF_QUEUED = "已转给工作人员，请耐心等待回复。"
+HANDOFF_ENDED = "已结束人工服务，回到自动服务。\n\n" + MENU
+
+FEEDBACK_ASK = "\n\n这个回答有帮助吗？回复 1 有帮助，2 没解决"
+FEEDBACK_THANKS = "谢谢您的反馈！还有其他问题可以直接问我。"
+FEEDBACK_SORRY = "抱歉没能解决您的问题。回复「转人工」由工作人员为您解答，或回复「法律援助」预约律师。"
+CLARIFY = "您是想问：\n{options}\n回复序号即可；都不是的话，请换个说法再问。"
+MORE = "回复 N 查看更多"
+NO_MORE = "已经是最后一部分了。"
