@@ -17,6 +17,7 @@ SETTINGS = [
     ("WECHAT_API_BASE_URL", "https://api.weixin.qq.com/cgi-bin/", str),
     ("DATABASE_URL", "", str),
     ("SECRET_KEY", "dev-secret-change-me", str),
+    ("DATA_KEY", "", str),
     ("TIMESTAMP_WINDOW", 300, int),
     ("MAX_BODY_BYTES", 64 * 1024, int),
     ("DIALOG_TIMEOUT_MINUTES", 30, int),

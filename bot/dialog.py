@@ -122,7 +122,8 @@ class DialogEngine:
         if refusal:
             return refusal
         self.finish()
-        self.row.flow, self.row.state, self.row.slots = name, flow.STATES[0]["name"], dict(slots)
+        first = flow.initial(self) if hasattr(flow, "initial") else flow.STATES[0]["name"]
+        self.row.flow, self.row.state, self.row.slots = name, first, dict(slots)
         self.set_context(choices=None, feedback=None, more=None)
         return self.current_prompt()
 

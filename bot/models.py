@@ -143,18 +143,109 @@ class KeyValue(db.Model):
     expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
 
+class Consent(db.Model):
+    """A worker's consent to one purpose (PIPL; health data needs its own, art. 28–29)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("worker.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(32))  # membership | health
+    notice_version: Mapped[str] = mapped_column(String(16), default="1")
+    granted_at: Mapped[datetime] = mapped_column(Timestamp, default=now)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    __table_args__ = (UniqueConstraint("worker_id", "purpose", name="uq_consent_worker_purpose"),)
+
+
+class MembershipApplication(db.Model):
+    """入会申请. One row per worker and per ID number; re-applying after rejection reuses the row."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("worker.id"), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(20))
+    id_number_encrypted: Mapped[str] = mapped_column(Text)  # Fernet token, see bot/services/crypto.py
+    id_number_hash: Mapped[str] = mapped_column(String(64), unique=True)  # keyed hash, for uniqueness
+    id_number_masked: Mapped[str] = mapped_column(String(24))
+    employer: Mapped[str] = mapped_column(String(128))
+    employer_has_union: Mapped[str] = mapped_column(String(8))  # yes | no | unsure
+    district: Mapped[str] = mapped_column(String(32))
+    industry: Mapped[str] = mapped_column(String(32))
+    # pending → approved | rejected; pending → withdrawn; rejected/withdrawn → pending (re-apply)
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    routed_to: Mapped[str | None] = mapped_column(String(64))  # grassroots or regional union
+    reject_reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=now)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=now, onupdate=now)
+
+    worker: Mapped[Worker] = relationship()
+
+
+class HomeOfficeRegistration(db.Model):
+    """居家办公报备: a period of working from home, registered with the residential community."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("worker.id"), index=True)
+    employer: Mapped[str] = mapped_column(String(128))
+    community: Mapped[str] = mapped_column(String(128))  # 街道 / 社区
+    address: Mapped[str] = mapped_column(String(256))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    reported_to_community: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(8), default="active", index=True)  # active | ended
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=now)
+    ended_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    worker: Mapped[Worker] = relationship()
+
+
+class HealthCheckin(db.Model):
+    """每日健康打卡: one per worker per day (a second one the same day updates it)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("worker.id"), index=True)
+    registration_id: Mapped[int | None] = mapped_column(ForeignKey("home_office_registration.id"))
+    day: Mapped[date] = mapped_column(Date)
+    temperature: Mapped[float] = mapped_column(Float)
+    symptoms: Mapped[list[str]] = mapped_column(JSON, default=list)
+    test_result: Mapped[str | None] = mapped_column(String(16))
+    test_date: Mapped[date | None] = mapped_column(Date)
+    whereabouts: Mapped[str] = mapped_column(String(256))
+    location: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=now)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=now, onupdate=now)
+
+    worker: Mapped[Worker] = relationship()
+    __table_args__ = (UniqueConstraint("worker_id", "day", name="uq_checkin_worker_day"),)
+
+
+class LegalAidSlot(db.Model):
+    """A consultation slot offered by union lawyers, with a capacity."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    starts_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+    ends_at: Mapped[datetime] = mapped_column(Timestamp)
+    capacity: Mapped[int] = mapped_column(Integer, default=3)
+    place: Mapped[str] = mapped_column(String(128), default="")
+
+    __table_args__ = (UniqueConstraint("starts_at", "place", name="uq_slot_start_place"),)
+
+
 class LegalAidBooking(db.Model):
     """A legal-aid consultation booked by a worker."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     worker_id: Mapped[int] = mapped_column(ForeignKey("worker.id"), index=True)
+    slot_id: Mapped[int | None] = mapped_column(ForeignKey("legal_aid_slot.id"), index=True)
     topic: Mapped[str] = mapped_column(String(32))
     facts: Mapped[str] = mapped_column(Text)
     day: Mapped[date] = mapped_column(Date)
-    slot: Mapped[str | None] = mapped_column(String(32))
     phone: Mapped[str | None] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(12), default="booked")  # booked | cancelled
+    status: Mapped[str] = mapped_column(String(12), default="booked", index=True)  # booked | cancelled
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=now)
+    cancelled_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
     worker: Mapped[Worker] = relationship()
-    __table_args__ = (UniqueConstraint("worker_id", "day", "slot", name="uq_booking_worker_day_slot"),)
+    slot: Mapped[LegalAidSlot | None] = relationship()

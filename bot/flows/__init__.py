@@ -1,4 +1,4 @@
 """The worker dialogs, each declared as data in its own module (states + transitions tables)."""
-from bot.flows import legal_aid
+from bot.flows import home_office, legal_aid, membership
 
-FLOWS = {m.NAME: m for m in (legal_aid,)}
+FLOWS = {m.NAME: m for m in (membership, home_office, legal_aid)}

@@ -57,6 +57,13 @@ def clean(text: str) -> str:
     return unicodedata.normalize("NFKC", text or "").strip().strip("。.!！?？~～ ")
 
 
+def simple(text: str) -> str:
+    """clean() plus Traditional → Simplified, for answers compared with our own words."""
+    from bot.nlu.normalise import to_simplified
+
+    return to_simplified(clean(text))
+
+
 def number(text: str) -> int | None:
     """1 / １ / 一 / 第一个 → 1; None when the text is not a small number."""
     t = clean(text).removeprefix("第").removesuffix("个").removesuffix("项").removesuffix("条")
@@ -76,7 +83,7 @@ def choice(options: list[str]) -> Parser:
         n = number(text)
         if n is not None and 1 <= n <= len(options):
             return options[n - 1]
-        t = clean(text)
+        t = simple(text)
         matches = [o for o in options if t and (t == o or t in o or o in t)]
         if len(matches) == 1:
             return matches[0]
@@ -89,7 +96,7 @@ def multi_choice(options: list[str], none_option: str) -> Parser:
     """Several numbers at once: "1 3", "1、3", "13" (options < 10), or the words themselves."""
 
     def parse(text: str) -> list[str]:
-        t = clean(text)
+        t = simple(text)
         picked: list[str] = []
         for part in re.split(r"[\s,，、;；和及]+", t):
             if not part:
@@ -118,7 +125,7 @@ def yes_no(yes: str = "提交", no: str = "重新填写") -> Parser:
     no_words = {"2", "否", "不", "不是", "不对", "不同意", "不要", "重新", "重新填写", "修改", "no", "n"}
 
     def parse(text: str) -> bool:
-        t = clean(text).lower()
+        t = simple(text).lower()
         n = number(t)
         if t in yes_words or n == 1:
             return True
@@ -185,7 +192,7 @@ DATE_HINT = "请输入日期，例如：明天、5月23日、2022-05-23"
 
 def parse_date_phrase(text: str, today: date) -> date:
     """Chinese date phrases → date. Hand-written: no maintained library reads 下周一 / 5月23日."""
-    t = clean(text).replace(" ", "")
+    t = simple(text).replace(" ", "")
     try:
         t = cn2an.transform(t, "cn2an")
     except (ValueError, KeyError, TypeError, IndexError):

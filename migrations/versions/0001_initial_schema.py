@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: c712a4442098
+Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 20:26:53.137944
+Create Date: 2026-11-23 20:30:49.646579
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'c712a4442098'
+revision = '0001'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -24,6 +24,18 @@ def upgrade():
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('key')
     )
+    op.create_table('legal_aid_slot',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('starts_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('capacity', sa.Integer(), nullable=False),
+    sa.Column('place', sa.String(length=128), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('starts_at', 'place', name='uq_slot_start_place')
+    )
+    with op.batch_alter_table('legal_aid_slot', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_legal_aid_slot_starts_at'), ['starts_at'], unique=False)
+
     op.create_table('worker',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('openid', sa.String(length=64), nullable=False),
@@ -37,6 +49,20 @@ def upgrade():
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('openid')
     )
+    op.create_table('consent',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('worker_id', sa.Integer(), nullable=False),
+    sa.Column('purpose', sa.String(length=32), nullable=False),
+    sa.Column('notice_version', sa.String(length=16), nullable=False),
+    sa.Column('granted_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('withdrawn_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['worker_id'], ['worker.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('worker_id', 'purpose', name='uq_consent_worker_purpose')
+    )
+    with op.batch_alter_table('consent', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_consent_worker_id'), ['worker_id'], unique=False)
+
     op.create_table('delivery_receipt',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('worker_id', sa.Integer(), nullable=False),
@@ -92,22 +118,71 @@ def upgrade():
     with op.batch_alter_table('feedback_vote', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_feedback_vote_faq_id'), ['faq_id'], unique=False)
 
+    op.create_table('home_office_registration',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('worker_id', sa.Integer(), nullable=False),
+    sa.Column('employer', sa.String(length=128), nullable=False),
+    sa.Column('community', sa.String(length=128), nullable=False),
+    sa.Column('address', sa.String(length=256), nullable=False),
+    sa.Column('start_date', sa.Date(), nullable=False),
+    sa.Column('end_date', sa.Date(), nullable=False),
+    sa.Column('reported_to_community', sa.Boolean(), nullable=False),
+    sa.Column('status', sa.String(length=8), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['worker_id'], ['worker.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('home_office_registration', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_home_office_registration_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_home_office_registration_worker_id'), ['worker_id'], unique=False)
+
     op.create_table('legal_aid_booking',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('worker_id', sa.Integer(), nullable=False),
+    sa.Column('slot_id', sa.Integer(), nullable=True),
     sa.Column('topic', sa.String(length=32), nullable=False),
     sa.Column('facts', sa.Text(), nullable=False),
     sa.Column('day', sa.Date(), nullable=False),
-    sa.Column('slot', sa.String(length=32), nullable=True),
     sa.Column('phone', sa.String(length=20), nullable=True),
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('cancelled_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['slot_id'], ['legal_aid_slot.id'], ),
     sa.ForeignKeyConstraint(['worker_id'], ['worker.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('worker_id', 'day', 'slot', name='uq_booking_worker_day_slot')
+    sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('legal_aid_booking', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_legal_aid_booking_slot_id'), ['slot_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_legal_aid_booking_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_legal_aid_booking_worker_id'), ['worker_id'], unique=False)
+
+    op.create_table('membership_application',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('worker_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('phone', sa.String(length=20), nullable=False),
+    sa.Column('id_number_encrypted', sa.Text(), nullable=False),
+    sa.Column('id_number_hash', sa.String(length=64), nullable=False),
+    sa.Column('id_number_masked', sa.String(length=24), nullable=False),
+    sa.Column('employer', sa.String(length=128), nullable=False),
+    sa.Column('employer_has_union', sa.String(length=8), nullable=False),
+    sa.Column('district', sa.String(length=32), nullable=False),
+    sa.Column('industry', sa.String(length=32), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('routed_to', sa.String(length=64), nullable=True),
+    sa.Column('reject_reason', sa.Text(), nullable=True),
+    sa.Column('decided_by', sa.String(length=64), nullable=True),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['worker_id'], ['worker.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('id_number_hash'),
+    sa.UniqueConstraint('worker_id')
+    )
+    with op.batch_alter_table('membership_application', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_membership_application_status'), ['status'], unique=False)
 
     op.create_table('message',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -159,11 +234,37 @@ def upgrade():
     sa.ForeignKeyConstraint(['worker_id'], ['worker.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
+    op.create_table('health_checkin',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('worker_id', sa.Integer(), nullable=False),
+    sa.Column('registration_id', sa.Integer(), nullable=True),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('temperature', sa.Float(), nullable=False),
+    sa.Column('symptoms', sa.JSON(), nullable=False),
+    sa.Column('test_result', sa.String(length=16), nullable=True),
+    sa.Column('test_date', sa.Date(), nullable=True),
+    sa.Column('whereabouts', sa.String(length=256), nullable=False),
+    sa.Column('location', sa.JSON(), nullable=True),
+    sa.Column('flagged', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['registration_id'], ['home_office_registration.id'], ),
+    sa.ForeignKeyConstraint(['worker_id'], ['worker.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('worker_id', 'day', name='uq_checkin_worker_day')
+    )
+    with op.batch_alter_table('health_checkin', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_health_checkin_worker_id'), ['worker_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('health_checkin', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_health_checkin_worker_id'))
+
+    op.drop_table('health_checkin')
     op.drop_table('route_log')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_worker_id'))
@@ -176,10 +277,21 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_message_created_at'))
 
     op.drop_table('message')
+    with op.batch_alter_table('membership_application', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_membership_application_status'))
+
+    op.drop_table('membership_application')
     with op.batch_alter_table('legal_aid_booking', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_legal_aid_booking_worker_id'))
+        batch_op.drop_index(batch_op.f('ix_legal_aid_booking_status'))
+        batch_op.drop_index(batch_op.f('ix_legal_aid_booking_slot_id'))
 
     op.drop_table('legal_aid_booking')
+    with op.batch_alter_table('home_office_registration', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_home_office_registration_worker_id'))
+        batch_op.drop_index(batch_op.f('ix_home_office_registration_status'))
+
+    op.drop_table('home_office_registration')
     with op.batch_alter_table('feedback_vote', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_feedback_vote_faq_id'))
 
@@ -194,6 +306,14 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_delivery_receipt_wechat_msg_id'))
 
     op.drop_table('delivery_receipt')
+    with op.batch_alter_table('consent', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_consent_worker_id'))
+
+    op.drop_table('consent')
     op.drop_table('worker')
+    with op.batch_alter_table('legal_aid_slot', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_legal_aid_slot_starts_at'))
+
+    op.drop_table('legal_aid_slot')
     op.drop_table('key_value')
     # ### end Alembic commands ###
