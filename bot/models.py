@@ -84,6 +84,8 @@ class Outbox(db.Model):
     delivery_status: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=now)
+    not_before: Mapped[datetime | None] = mapped_column(Timestamp)  # back-off after a failed attempt
+    claimed_at: Mapped[datetime | None] = mapped_column(Timestamp)  # a sender took it ("sending")
     sent_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
 

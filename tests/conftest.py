@@ -168,3 +168,15 @@ def clock():
     c = Clock()
     yield c
     c.stop()
+
+
+@pytest.fixture
+def wechat_api(httpserver):
+    """A real HTTP server on loopback standing in for the WeChat API (token + message endpoints)."""
+    httpserver.expect_request("/cgi-bin/token").respond_with_json({"access_token": "TOKEN-1", "expires_in": 7200})
+    return httpserver
+
+
+@pytest.fixture
+def api_app(make_app, wechat_api):
+    return make_app(WECHAT_API_BASE_URL=wechat_api.url_for("/cgi-bin/"), WECHAT_APP_SECRET="secret")

@@ -1,0 +1,91 @@
+"""Queued outbound messages: written in the same transaction as the event that causes them, sent later.
+
+Never twice: a row is claimed (status "sending") and committed before the API call, and a row
+left in "sending" by a crash is not retried automatically but marked "unknown" for staff.
+Never lost: API failures are retried with back-off, then marked "failed" for staff to see.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from requests import RequestException
+from sqlalchemy import or_, select
+from wechatpy.exceptions import WeChatClientException
+
+from bot.clock import aware, now
+from bot.extensions import db
+from bot.models import Message, Outbox, Worker
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 5
+STUCK_AFTER = timedelta(minutes=10)
+
+
+def queue(session, worker_id: int, content: str, dedupe_key: str, kind: str = "text", **payload) -> None:
+    """Add a message to the outbox (unique dedupe_key: queueing twice is a no-op)."""
+    if session.scalars(select(Outbox.id).where(Outbox.dedupe_key == dedupe_key)).first() is None:
+        session.add(Outbox(worker_id=worker_id, kind=kind, dedupe_key=dedupe_key,
+                           payload={"content": content, **payload}))
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(minutes=2 ** attempts)
+
+
+def claim(limit: int) -> list[Outbox]:
+    rows = db.session.scalars(
+        select(Outbox).where(Outbox.status == "pending", or_(Outbox.not_before.is_(None), Outbox.not_before <= now()))
+        .order_by(Outbox.id).limit(limit).with_for_update(skip_locked=True)).all()
+    for row in rows:
+        row.status, row.claimed_at = "sending", now()
+    db.session.commit()
+    return rows
+
+
+def send_pending(api, limit: int = 100) -> dict[str, int]:
+    """Send what is due; returns counts by outcome."""
+    counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0, "unknown": mark_stuck()}
+    for row in claim(limit):
+        worker = db.session.get(Worker, row.worker_id)
+        outcome = deliver(api, row, worker)
+        counts[outcome] += 1
+        db.session.commit()
+    return counts
+
+
+def deliver(api, row: Outbox, worker: Worker) -> str:
+    if not worker.subscribed:
+        row.status = "skipped"
+        return "skipped"
+    row.attempts += 1
+    try:
+        if row.kind == "template":
+            result = api.message.send_template(worker.openid, row.payload["template_id"], row.payload["data"],
+                                               url=row.payload.get("url"))
+        else:
+            result = api.message.send_text(worker.openid, row.payload["content"])
+    except (WeChatClientException, RequestException) as exc:
+        response = getattr(exc, "response", None)
+        status = f"HTTP {response.status_code}: " if response is not None else ""
+        row.last_error = (status + str(exc))[:2000]
+        if row.attempts >= MAX_ATTEMPTS:
+            row.status = "failed"
+            return "failed"
+        row.status, row.not_before = "pending", now() + backoff(row.attempts)
+        return "retry"
+    row.status, row.sent_at, row.last_error = "sent", now(), None
+    row.wechat_msg_id = str(result.get("msgid") or "") or None
+    db.session.add(Message(worker_id=worker.id, direction="out", kind=f"outbox:{row.kind}",
+                           content=row.payload.get("content") or row.payload.get("template_id", "")))
+    return "sent"
+
+
+def mark_stuck() -> int:
+    stuck = db.session.scalars(select(Outbox).where(Outbox.status == "sending")).all()
+    n = 0
+    for row in stuck:
+        if row.claimed_at is None or aware(row.claimed_at) < now() - STUCK_AFTER:
+            row.status, row.last_error, n = "unknown", "sender stopped during the API call; check before resending", n + 1
+    db.session.commit()
+    return n
