@@ -16,6 +16,7 @@ from wechatpy.exceptions import WeChatClientException
 from bot.clock import aware, now
 from bot.extensions import db
 from bot.models import Message, Outbox, Worker
+from bot.storage import write_transaction
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
@@ -34,6 +35,7 @@ def backoff(attempts: int) -> timedelta:
 
 
 def claim(limit: int) -> list[Outbox]:
+    write_transaction(db.session)
     rows = db.session.scalars(
         select(Outbox).where(Outbox.status == "pending", or_(Outbox.not_before.is_(None), Outbox.not_before <= now()))
         .order_by(Outbox.id).limit(limit).with_for_update(skip_locked=True)).all()
@@ -47,6 +49,7 @@ def send_pending(api, limit: int = 100) -> dict[str, int]:
     """Send what is due; returns counts by outcome."""
     counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0, "unknown": mark_stuck()}
     for row in claim(limit):
+        write_transaction(db.session)
         worker = db.session.get(Worker, row.worker_id)
         outcome = deliver(api, row, worker)
         counts[outcome] += 1
@@ -82,6 +85,7 @@ def deliver(api, row: Outbox, worker: Worker) -> str:
 
 
 def mark_stuck() -> int:
+    write_transaction(db.session)
     stuck = db.session.scalars(select(Outbox).where(Outbox.status == "sending")).all()
     n = 0
     for row in stuck:

@@ -10,10 +10,11 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 def configure_engine(engine: Engine) -> None:
     """Make SQLite behave under several threads and processes; other databases are left as they are.
 
-    SQLite only allows one writer at a time. Every transaction here writes (the inbound message
-    row at least), so it starts with BEGIN IMMEDIATE: the write lock is taken up front and a
-    second process waits (busy timeout) instead of failing half-way with "database is locked".
-    This is SQLAlchemy's documented recipe for pysqlite's transaction handling.
+    SQLite allows one writer at a time. A unit of work that will write (an inbound message, an
+    outbox run) calls write_transaction() first, so its transaction starts with BEGIN IMMEDIATE:
+    the write lock is taken up front and a second process waits (busy timeout) instead of failing
+    half-way with "database is locked". Other transactions start deferred, so readers (the
+    dashboard, tests) never hold the write lock. SQLAlchemy's documented recipe for pysqlite.
     """
     if engine.dialect.name != "sqlite":
         return
@@ -31,4 +32,16 @@ def configure_engine(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        immediate = conn.get_execution_options().get(WRITE_OPTION)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+WRITE_OPTION = "union_write_lock"
+
+
+def write_transaction(session) -> None:
+    """Start the session's transaction as a writer (BEGIN IMMEDIATE on SQLite; a no-op elsewhere,
+    where row locks taken with SELECT … FOR UPDATE do the serialising)."""
+    session = session() if callable(session) else session  # Flask-SQLAlchemy's scoped_session
+    if not session.in_transaction():
+        session.connection(execution_options={WRITE_OPTION: True})

@@ -28,6 +28,7 @@ from bot.dialog import DialogEngine
 from bot.dispatch import Ctx, Dispatcher
 from bot.extensions import db
 from bot.models import Message, Worker
+from bot.storage import write_transaction
 
 log = logging.getLogger(__name__)
 bp = Blueprint("wechat", __name__, url_prefix="/wechat")
@@ -159,6 +160,7 @@ def handle(msg) -> str:
     key = dedupe_key(msg)
     for attempt in range(RETRIES):
         try:
+            write_transaction(db.session)
             stored = db.session.scalars(select(Message.reply_xml).where(Message.dedupe_key == key)).first()
             if stored is not None:
                 return stored
