@@ -1,0 +1,386 @@
+"""Free-text router: a worker's message → FAQ answer, flow, small talk, clarify or fallback.
+
+Pipeline (the same for FAQ examples at start-up and for messages at run time):
+normalise (width, script, case, fillers) → pinyin typo correction → synonym expansion →
+jieba words + character bigrams → TF-IDF logistic regression over every target plus a
+"fallback" class trained on faq/out_of_scope.yaml, blended with BM25 over each target's
+examples, keywords and title. Exact menu words and flow phrases bypass the model.
+
+The index is built once per process on first use (thread-safe) and rebuilt only when the FAQ
+files change on disk.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from bot import faq
+from bot.nlu.normalise import normalise
+from bot.nlu.typo import TypoCorrector
+
+log = logging.getLogger(__name__)
+
+FALLBACK, CLARIFY, MENU = "fallback", "clarify", "menu"
+SYNONYMS_FILE = Path(__file__).with_name("synonyms.yaml")
+
+# Whole-message commands that never go through the model. Flow titles and keywords from
+# faq/flows.yaml and small-talk keywords are added to these at index build time.
+MENU_WORDS = ("菜单", "主菜单", "帮助", "menu", "help", "功能", "目录", "菜單")
+FLOW_PHRASES = {
+    "flow.membership": ("我要入会", "申请入会", "入会申请", "我要加入工会", "加入工会"),
+    "flow.home_office": ("居家办公报备", "我要报备", "报备", "打卡", "健康打卡", "每日打卡", "我要打卡"),
+    "flow.legal_aid": ("预约律师", "预约法律援助", "我要预约律师", "法律援助预约", "预约咨询"),
+    "flow.handoff": ("转人工", "人工", "人工客服", "人工服务", "找人工", "我要转人工", "联系客服"),
+}
+
+# Decision thresholds on the blended score (see _decide). Chosen by cross-validation on the
+# FAQ examples and out-of-scope examples (bench/routing.py --calibrate), not on eval data.
+ANSWER_MIN = 0.25       # top score needed to answer outright
+ANSWER_MARGIN = 0.05    # … and its lead over the runner-up
+CLARIFY_MIN = 0.25      # below this nothing is offered: fallback
+FALLBACK_WINS = 0.30    # fallback class probability that rejects outright
+IN_SCOPE_PF = 0.10      # fallback this unlikely: a spread-out top score still earns a clarify
+CLARIFY_SPREAD = 0.10   # … if it reaches this
+OOV_RATIO = 0.6         # share of the message's words never seen in any in-scope example …
+OOV_ANSWER_MIN = 0.6    # … at or above which the top score must reach this, else fallback
+BM25_WEIGHT = 0.2
+
+_STOPWORDS = set("的 了 吗 么 呢 吧 啊 呀 是 我 你 他 她 它 们 我们 你们 在 有 和 与 就 都 也 还 要 会 "
+                 "能 可以 这 那 这个 那个 一个 个 怎么 怎么办 什么 啥 咋 如何 多少 几 请问 请 问 "
+                 "一下 吗 嘛 哦 呗 给 被 把 让 对 不 没 没有 说 想 到 去 得 着 过 又 很 太 才 "
+                 "现在 今天 如果 但是 可是 因为 所以 还是 或者 已经 就是 然后 自己 及 或 等 "
+                 "a an the is are to of for in on and or my i me you it do does can what how".split())
+
+
+@dataclass(frozen=True)
+class Route:
+    """A routing decision.
+
+    target: an FAQ id, a flow.* or smalltalk.* id, "menu", "clarify" or "fallback".
+    decision: "answer" (target is an FAQ, flow, small-talk or menu id), "clarify" (ask back
+    with `candidates`) or "fallback".
+    """
+    target: str
+    score: float
+    candidates: list[tuple[str, float]] = field(default_factory=list)
+    decision: str = "answer"
+
+
+def _load_synonyms() -> dict[str, list[str]]:
+    data = yaml.safe_load(SYNONYMS_FILE.read_text(encoding="utf-8")) or {}
+    return {str(k).lower(): [str(v).lower() for v in vs] for k, vs in data.items()}
+
+
+_LATIN = re.compile(r"[a-z0-9+\-' ]+")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+class Index:
+    """Everything the router needs, built from one FAQ catalogue."""
+
+    # training: weight of each kind of text, and the optimiser
+    EXAMPLE_W, KEYWORD_W, TITLE_W, OUT_OF_SCOPE_W = 1.0, 0.6, 0.8, 1.0
+    L2, EPOCHS, LR = 1e-5, 100, 0.12
+    BM25_WEIGHT = BM25_WEIGHT
+    CHAR_NGRAMS = (1, 2)
+
+    def __init__(self, cat: faq.Catalogue):
+        import jieba
+
+        from bot.nlu.classifier import SoftmaxRegression, Vectoriser
+        from rank_bm25 import BM25Okapi
+
+        started = time.perf_counter()
+        self.version = cat.version
+        self.entries = cat.entries
+        jieba.setLogLevel(logging.WARNING)
+        self.tok = jieba.Tokenizer()
+        self.tok.initialize()
+        if cat.userdict:
+            self.tok.load_userdict(str(cat.userdict))
+        self.synonyms = _load_synonyms()
+        self._build_synonym_matchers()
+        for term in self._domain_terms(cat):
+            if len(term) >= 2 and _HAN.search(term) and not self.tok.FREQ.get(term):
+                self.tok.add_word(term, freq=2000)
+        self.typos = TypoCorrector(self._typo_terms(cat), is_word=self._is_common_word,
+                                   segment=lambda s: self.tok.lcut(s, HMM=False))
+        self.known_terms = self._domain_terms(cat)
+        self.exact = self._exact_phrases(cat)
+        self.whole_synonym = {normalise(v): c for c, vs in self.synonyms.items() for v in vs
+                              if normalise(v) not in self.exact}
+        self.openers = self._smalltalk_words(cat)
+
+        feats_of: dict[str, list[str]] = {}
+
+        def featurise(text: str) -> list[str]:
+            if text not in feats_of:
+                feats_of[text] = self.features(text)
+            return feats_of[text]
+
+        docs, labels, weights = [], [], []
+        for e in cat.entries.values():
+            for text, weight in ([(x, self.EXAMPLE_W) for x in e.examples]
+                                 + [(k, self.KEYWORD_W) for k in e.keywords]
+                                 + [(e.title, self.TITLE_W)]):
+                docs.append(featurise(text))
+                labels.append(e.id)
+                weights.append(weight)
+        for text in cat.out_of_scope:
+            docs.append(featurise(text))
+            labels.append(FALLBACK)
+            weights.append(self.OUT_OF_SCOPE_W)
+        self.vec = Vectoriser(docs)
+        self.classes = list(cat.entries) + [FALLBACK]
+        rows = [self.vec.transform(d) for d in docs]
+        self.model = SoftmaxRegression(len(self.vec), self.classes, l2=self.L2).fit(
+            rows, labels, sample_weight=weights, epochs=self.EPOCHS, lr=self.LR)
+        self.in_scope_vocab = {f for d, lab in zip(docs, labels) if lab != FALLBACK for f in d}
+
+        self.bm25_targets = list(cat.entries)
+        corpus = []
+        for e in cat.entries.values():
+            words = []
+            for text in (*e.examples, *e.keywords, e.title):
+                words += [f for f in featurise(text) if f.startswith("w:")]
+            corpus.append(words)
+        bm25 = BM25Okapi(corpus)
+        # rank-bm25 scores one query by looping over documents in Python; with a fixed corpus
+        # the per-term contribution to every document can be tabulated once instead.
+        self.bm25_terms = {}
+        for term in {w for doc in corpus for w in doc}:
+            tf = np.array([d.get(term, 0) for d in bm25.doc_freqs], dtype=np.float64)
+            norm = bm25.k1 * (1 - bm25.b + bm25.b * np.asarray(bm25.doc_len) / bm25.avgdl)
+            self.bm25_terms[term] = bm25.idf.get(term, 0.0) * tf * (bm25.k1 + 1) / (tf + norm)
+        self.build_seconds = time.perf_counter() - started
+
+    # ------------------------------------------------------------------ vocabulary
+
+    def _domain_terms(self, cat: faq.Catalogue) -> set[str]:
+        terms = set()
+        for canon, variants in self.synonyms.items():
+            terms.add(canon)
+            terms.update(v for v in variants if _HAN.search(v))
+        for e in cat.entries.values():
+            terms.update(k.lower() for k in e.keywords)
+        if cat.userdict:
+            for line in cat.userdict.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    terms.add(line.split()[0])
+        return {normalise(t, fillers=False) for t in terms if t}
+
+    def _typo_terms(self, cat: faq.Catalogue) -> dict[str, float]:
+        """Terms a sound-alike window may be corrected to, with priorities."""
+        terms: dict[str, float] = {}
+        for text in cat.out_of_scope:
+            for w in self.tok.lcut(normalise(text), HMM=False):
+                if len(w) >= 2 and self.tok.FREQ.get(w):
+                    terms[w] = 1.0
+        for e in cat.entries.values():
+            for text in (*e.examples, e.title):
+                for w in self.tok.lcut(normalise(text), HMM=False):
+                    if len(w) >= 2 and self.tok.FREQ.get(w):
+                        terms[w] = max(terms.get(w, 0), 2.0)
+        for t in self._domain_terms(cat):
+            if " " not in t:
+                terms[t] = 3.0
+        return terms
+
+    def _is_common_word(self, w: str) -> bool:
+        return self.tok.FREQ.get(w, 0) >= 50
+
+    def _build_synonym_matchers(self):
+        han, latin = [], []
+        for canon, variants in self.synonyms.items():
+            for v in variants:
+                (han if _HAN.search(v) else latin).append((v, canon))
+        han.sort(key=lambda p: -len(p[0]))
+        self._han_syn = han
+        self._latin_syn = [(re.compile(rf"(?<![a-z]){re.escape(v)}(?![a-z])"), c) for v, c in latin]
+
+    def _exact_phrases(self, cat: faq.Catalogue) -> dict[str, str]:
+        exact: dict[str, str] = {}
+        owners: dict[str, set[str]] = {}
+        for e in cat.entries.values():
+            if e.id.startswith(faq.FAQ_PREFIXES):
+                for k in e.keywords:
+                    owners.setdefault(normalise(k), set()).add(e.id)
+        for phrase, ids in owners.items():
+            if len(ids) == 1 and phrase:
+                exact[phrase] = next(iter(ids))
+        for e in cat.entries.values():
+            if e.id.startswith(("flow.", "smalltalk.")):
+                for k in (e.title, *e.keywords):
+                    if normalise(k):
+                        exact[normalise(k)] = e.id
+        for target, phrases in FLOW_PHRASES.items():
+            if target in cat.entries:
+                for p in phrases:
+                    exact[normalise(p)] = target
+        for w in MENU_WORDS:
+            exact[normalise(w)] = MENU
+        return exact
+
+    def _smalltalk_words(self, cat: faq.Catalogue) -> tuple[list[str], list[str]]:
+        """(greetings that may open a question, thanks that may close one)."""
+        sets = {"greeting": {"你好", *self.synonyms.get("你好", [])},
+                "thanks": {"谢谢", *self.synonyms.get("谢谢", [])}}
+        for kind, words in sets.items():
+            if f"smalltalk.{kind}" in cat.entries:
+                words.update(normalise(k) for k in cat.entries[f"smalltalk.{kind}"].keywords)
+        return tuple(sorted((w for w in sets[k] if w), key=len, reverse=True)
+                     for k in ("greeting", "thanks"))
+
+    # ------------------------------------------------------------------ features
+
+    def prepare(self, text: str) -> tuple[str, list[str]]:
+        """(normalised + corrected text, extra terms from typos and synonyms)."""
+        norm = normalise(text)
+        corrected, extras = self.typos.correct(norm)
+        for variant, canon in self._han_syn:
+            if variant in corrected:
+                extras.append(canon)
+        if _LATIN.search(corrected):
+            for pattern, canon in self._latin_syn:
+                if pattern.search(corrected):
+                    extras.append(canon)
+        return corrected, extras
+
+    def words(self, corrected: str) -> list[str]:
+        return [w for chunk in corrected.split() for w in self.tok.lcut(chunk, HMM=False)
+                if w.strip() and w not in _STOPWORDS]
+
+    def unseen_share(self, corrected: str) -> float:
+        """Share of the message's words (2+ characters) that no in-scope example, keyword or
+        synonym uses."""
+        words = [w for w in self.words(corrected) if len(w) >= 2]
+        if not words:
+            return 0.0
+        return sum(1 for w in words if "w:" + w not in self.in_scope_vocab
+                   and w not in self.known_terms) / len(words)
+
+    def features(self, text: str, prepared=None) -> list[str]:
+        corrected, extras = prepared or self.prepare(text)
+        feats = ["w:" + w for w in self.words(corrected)]
+        for chunk in corrected.split():
+            han = "".join(c if _HAN.match(c) else " " for c in chunk)
+            for part in han.split():
+                for n in self.CHAR_NGRAMS:
+                    feats.extend(f"c{n}:" + part[i:i + n] for i in range(len(part) - n + 1))
+        for term in extras:
+            feats.append("w:" + term)
+            feats.append("s:" + term)
+        return feats
+
+    # ------------------------------------------------------------------ routing
+
+    def _strip_openers(self, norm: str) -> str:
+        """Drop a leading greeting / trailing thanks when a real question remains."""
+        greetings, thanks = self.openers
+        text, changed = norm, True
+        while changed:
+            changed = False
+            for w in greetings:
+                rest = text[len(w):].strip()
+                if text.startswith(w) and len(_HAN.findall(rest)) >= 5:
+                    text, changed = rest, True
+            for w in thanks:
+                rest = text[:-len(w)].strip()
+                if text.endswith(w) and len(_HAN.findall(rest)) >= 5:
+                    text, changed = rest, True
+        return text
+
+    def scores(self, text: str) -> tuple[dict[str, float], float, list[str]]:
+        """(blended score per target, fallback probability, features)."""
+        prepared = self.prepare(text)
+        feats = self.features(text, prepared)
+        p = self.model.proba(self.vec.transform(feats))
+        probs = dict(zip(self.classes, p.tolist()))
+        p_fallback = probs.pop(FALLBACK)
+        words = [f for f in feats if f.startswith("w:")]
+        blended = dict(probs)
+        known = [self.bm25_terms[w] for w in words if w in self.bm25_terms]
+        if known and self.BM25_WEIGHT:
+            bm = np.sum(known, axis=0)
+            top = float(bm.max())
+            if top > 0:
+                bm = bm / (top + 5.0)          # damped: a few shared words are weak evidence
+                for t, s in zip(self.bm25_targets, bm.tolist()):
+                    blended[t] = ((1 - self.BM25_WEIGHT) * blended[t]
+                                  + self.BM25_WEIGHT * s * (1 - p_fallback))
+        return blended, p_fallback, feats
+
+    def route(self, text: str) -> Route:
+        norm = normalise(text or "")
+        if not re.search(r"[\w\u4e00-\u9fff]", norm):
+            return Route(FALLBACK, 1.0, [], "fallback")
+        for form in (norm, self.typos.correct(norm)[0]):
+            form = self.whole_synonym.get(form, form)      # 蟹蟹 → 谢谢, thx → 谢谢
+            target = self.exact.get(form) or self.exact.get(form.replace(" ", ""))
+            if target:
+                return Route(target, 1.0, [(target, 1.0)], "answer")
+        question = self._strip_openers(norm)
+        blended, p_fallback, feats = self.scores(question)
+        ranked = sorted(blended.items(), key=lambda kv: -kv[1])
+        candidates = [(t, round(s, 4)) for t, s in ranked[:3]]
+        if not any(f in self.in_scope_vocab for f in feats):
+            return Route(FALLBACK, round(p_fallback, 4), candidates, "fallback")
+        unseen = self.unseen_share(self.prepare(question)[0])
+        return _decide(ranked, p_fallback, candidates, unseen)
+
+
+def _decide(ranked, p_fallback, candidates, unseen: float = 0.0) -> Route:
+    """Answer, clarify or fall back on the blended scores (thresholds: see the constants).
+
+    `unseen` is the share of the message's words that no in-scope example uses: a message
+    about something else (医保卡, 租房合同, 航班补偿) that shares one word with a topic has
+    many of them, so it needs a clearly winning topic before it is answered.
+    """
+    (t1, s1), (t2, s2) = ranked[0], ranked[1]
+    if p_fallback >= FALLBACK_WINS and p_fallback > s1:
+        return Route(FALLBACK, round(p_fallback, 4), candidates, "fallback")
+    if unseen >= OOV_RATIO and s1 < OOV_ANSWER_MIN:
+        return Route(FALLBACK, round(max(p_fallback, 1 - s1), 4), candidates, "fallback")
+    if s1 >= ANSWER_MIN and s1 - s2 >= ANSWER_MARGIN:
+        return Route(t1, round(s1, 4), candidates, "answer")
+    if s1 >= CLARIFY_MIN or (p_fallback <= IN_SCOPE_PF and s1 >= CLARIFY_SPREAD):
+        options = [(t, s) for t, s in candidates if s >= s1 / 3]
+        if len(options) == 1:
+            return Route(t1, round(s1, 4), candidates, "answer")
+        return Route(CLARIFY, round(s1, 4), options, "clarify")
+    return Route(FALLBACK, round(max(p_fallback, 1 - s1), 4), candidates, "fallback")
+
+
+# ---------------------------------------------------------------------- per-process singleton
+
+_lock = threading.Lock()
+_index: Index | None = None
+
+
+_checked = 0.0
+RELOAD_CHECK_SECONDS = 2.0     # how often routing looks at the FAQ files' mtimes
+
+
+def get_index() -> Index:
+    """The process-wide index; built on first use, rebuilt when the FAQ files change."""
+    global _index, _checked
+    idx = _index
+    if idx is not None and time.monotonic() - _checked < RELOAD_CHECK_SECONDS:
+        return idx
+    cat = faq.catalogue()
+    with _lock:
+        if _index is None or _index.version != cat.version:
+            _index = Index(cat)
+        _checked = time.monotonic()
+        return _index
+
+
+def route(text: str) -> Route:
+    return get_index().route(text)

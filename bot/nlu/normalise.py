@@ -1,0 +1,133 @@
+"""Text normalisation for routing: width, script, case, punctuation, numerals, voice fillers.
+
+`normalise()` is what the matcher indexes and queries with, so training examples and worker
+messages go through exactly the same steps. `is_traditional()` / `to_traditional()` let the
+bot answer a worker in the script they wrote in.
+"""
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+
+import cn2an
+
+_lock = threading.Lock()
+_converters: dict[str, object] = {}
+
+# s2t (character-level) rather than s2twp: answers cite mainland laws and terms, and s2twp's
+# Taiwan phrase substitutions would change them (视频调解 → 影片調解, 信息 → 資訊).
+TRADITIONAL_CONFIG = "s2t"
+
+
+def _converter(config: str):
+    """One OpenCC converter per config per process (creating one costs ~50 ms)."""
+    conv = _converters.get(config)
+    if conv is None:
+        with _lock:
+            conv = _converters.get(config)
+            if conv is None:
+                import opencc
+
+                conv = _converters[config] = opencc.OpenCC(config)
+    return conv
+
+
+def to_simplified(text: str) -> str:
+    return _converter("t2s").convert(text) if text else text
+
+
+def to_traditional(text: str) -> str:
+    """Simplified → Traditional for replies to a worker who writes Traditional."""
+    return _converter(TRADITIONAL_CONFIG).convert(text) if text else text
+
+
+def _script_counts(text: str) -> tuple[int, int]:
+    """(characters only Traditional would write, characters only Simplified would write)."""
+    simp, trad = to_simplified(text), _converter("s2t").convert(text)
+    if len(simp) != len(text) or len(trad) != len(text):  # phrase conversions changed length
+        simp = "".join(to_simplified(c) for c in text)
+        trad = "".join(_converter("s2t").convert(c) for c in text)
+    n_trad = sum(1 for a, b in zip(text, simp) if a != b)
+    n_simp = sum(1 for a, b in zip(text, trad) if a != b)
+    return n_trad, n_simp
+
+
+def is_traditional(text: str) -> bool:
+    """True when the text has more Traditional-only than Simplified-only characters."""
+    if not text:
+        return False
+    n_trad, n_simp = _script_counts(text)
+    return n_trad > n_simp
+
+
+# Voice transcripts: discourse fillers and polite openers that carry no topic. 那个 never
+# matches inside 哪个; none of these is part of a domain term.
+_FILLER_WORDS = ("那个那个", "就是说", "怎么说呢", "然后呢", "那个", "这个这个", "就是", "然后", "反正",
+                 "对吧", "你知道吧", "是这样的", "是这样", "我跟你说", "我想问一下", "我想问问",
+                 "想问一下", "问一下", "请问一下", "请问", "麻烦问下", "麻烦问一下", "打扰一下")
+_FILLER_RE = re.compile("|".join(sorted(map(re.escape, _FILLER_WORDS), key=len, reverse=True)))
+# Hesitation sounds are dropped anywhere; other interjections only where they are pauses, at
+# the start or end of a stretch of text (so 啊 in 啊啊啊 goes, but 哈 in 哈尔滨 stays).
+_INTERJ_RE = re.compile(r"[嗯呃唔]+|(?:^|(?<=\s))[啊哦噢喔诶欸哎呀哇]+|[啊呀吧呢啦咯哇哦噢]+(?=\s|$)")
+
+# Everything that is not a letter, digit, CJK ideograph or one of the few symbols that carry
+# meaning in this domain (N+1, 50%, 36.5, 12351).
+_DROP_RE = re.compile(r"[^\w%+.\u4e00-\u9fff]+|_")
+_SPACES_RE = re.compile(r"\s+")
+
+_CN_DIGITS = "零〇一二两三四五六七八九十百千万"
+# A Chinese numeral followed by a unit of time, money, count or degree. Numerals inside words
+# (一起, 一下, 二次报销, 一线) are left alone.
+_NUMERAL_RE = re.compile(
+    rf"(?:第)?([{_CN_DIGITS}]+)(?=个月|个小时|个工作日|小时|周岁|年|天|日|周|倍|元|块|岁|号|个人|人|成|折|度|%)"
+)
+_PERCENT_RE = re.compile(rf"百分之([{_CN_DIGITS}点]+)")
+
+
+def _numeral(match: re.Match) -> str:
+    try:
+        value = cn2an.cn2an(match.group(1), "smart")
+    except (ValueError, KeyError, IndexError):
+        return match.group(0)
+    prefix = "第" if match.group(0).startswith("第") else ""
+    return f"{prefix}{int(value) if float(value).is_integer() else value}"
+
+
+def _percent(match: re.Match) -> str:
+    try:
+        value = cn2an.cn2an(match.group(1), "smart")
+    except (ValueError, KeyError, IndexError):
+        return match.group(0)
+    return f"{int(value) if float(value).is_integer() else value}%"
+
+
+def numerals_to_digits(text: str) -> str:
+    """三个月 → 3个月, 百分之五十 → 50%, 十二个小时 → 12个小时; other numerals untouched."""
+    text = _PERCENT_RE.sub(_percent, text)
+    return _NUMERAL_RE.sub(_numeral, text)
+
+
+def strip_fillers(text: str) -> str:
+    """Remove voice-transcript fillers (嗯, 那个, 就是, 然后 …) but keep a filler-only text."""
+    out = _FILLER_RE.sub(" ", text)
+    out = _INTERJ_RE.sub(" ", out)
+    return out if out.strip() else text
+
+
+def normalise(text: str, *, fillers: bool = True) -> str:
+    """The canonical form the matcher sees.
+
+    NFKC (full-width → half-width), Traditional → Simplified, lower case, numerals → digits,
+    fillers removed, punctuation and emoji replaced by single spaces.
+    """
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFKC", text)
+    text = to_simplified(text).lower()
+    text = _DROP_RE.sub(" ", text)
+    text = text.replace("%", "% ")
+    text = numerals_to_digits(text)
+    if fillers:
+        text = strip_fillers(text)
+    return _SPACES_RE.sub(" ", text).strip()

@@ -1,0 +1,152 @@
+"""Pinyin typo tolerance: 公资 → 工资, 家班费 → 加班费, 社宝 → 社保, 试用其 → 试用期.
+
+Workers type with pinyin input methods, so the usual mistake is a homophone. A window of the
+message that is not a known term but sounds like one (tones ignored, z/zh, c/ch, s/sh, n/l and
+-n/-ng not distinguished) is taken to be that term. When the window is itself a common word
+(工商, 调节, 公会) the known term is added next to it instead of replacing it, and the model
+decides from the rest of the message.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from itertools import product
+
+from pypinyin import Style, pinyin
+
+_HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
+MAX_LEN, MIN_LEN = 5, 2
+MAX_READINGS = 8                      # heteronym combinations tried per window
+
+
+@lru_cache(maxsize=None)
+def _fuzzy(syllable: str) -> str:
+    s = syllable
+    for a, b in (("zh", "z"), ("ch", "c"), ("sh", "s")):
+        if s.startswith(a):
+            s = b + s[2:]
+    if s.startswith("l"):
+        s = "n" + s[1:]
+    if s.endswith("ng"):
+        s = s[:-1]
+    return s
+
+
+@lru_cache(maxsize=20000)
+def readings(char: str) -> tuple[str, ...]:
+    """Fuzzy, toneless readings of one character (several for heteronyms like 调, 和)."""
+    got = pinyin(char, style=Style.NORMAL, heteronym=True, errors="ignore")
+    if not got or not got[0]:
+        return ()
+    return tuple(dict.fromkeys(_fuzzy(r) for r in got[0]))[:3]
+
+
+def keys(word: str) -> list[str]:
+    per_char = [readings(c) for c in word]
+    if not all(per_char):
+        return []
+    out = []
+    for combo in product(*per_char):
+        out.append(" ".join(combo))
+        if len(out) >= MAX_READINGS:
+            break
+    return out
+
+
+class TypoCorrector:
+    """Maps sound-alike windows of a message to known domain terms.
+
+    `terms` maps a term to its priority (higher wins when two terms sound alike);
+    `is_word(w)` says whether a window is an ordinary word that may be meant as written;
+    `segment(run)` (a word segmenter) protects common words: a window may not cut one in two,
+    so 和同事 never becomes 合同事.
+    """
+
+    def __init__(self, terms: dict[str, float], is_word=lambda w: False, segment=None):
+        self.segment = segment
+        self._cache: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self.terms = {t for t in terms if MIN_LEN <= len(t) <= MAX_LEN and _HAN_RUN.fullmatch(t)}
+        self.is_word = is_word
+        self.priority = {t: p for t, p in terms.items() if t in self.terms}
+        best: dict[str, tuple[float, str]] = {}
+        for term in self.terms:
+            # Only the first (most common) reading of a term, so 会计 does not become kuai-ji
+            # and hui-ji at once.
+            for k in keys(term)[:1]:
+                if k not in best or terms[term] > best[k][0]:
+                    best[k] = (terms[term], term)
+        self.index = {k: t for k, (_, t) in best.items()}
+
+    def _match(self, window: str) -> str | None:
+        """The known term the window sounds like, if it outranks the window itself."""
+        own = self.priority.get(window, 0.0)
+        for k in keys(window):
+            term = self.index.get(k)
+            if term and term != window and self.priority[term] > own:
+                return term
+        return None
+
+    def correct(self, text: str) -> tuple[str, list[str]]:
+        """(text with confident corrections applied, extra terms for ambiguous ones)."""
+        cached = self._cache.get(text)
+        if cached is None:
+            cached = self._correct(text)
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            self._cache[text] = cached
+        return cached[0], list(cached[1])
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    def _correct(self, text: str) -> tuple[str, tuple[str, ...]]:
+        extras: list[str] = []
+        out = []
+        pos = 0
+        for run in _HAN_RUN.finditer(text):
+            out.append(text[pos:run.start()])
+            out.append(self._correct_run(run.group(), extras))
+            pos = run.end()
+        out.append(text[pos:])
+        return "".join(out), tuple(extras)
+
+    def _inner_cuts(self, run: str) -> set[int]:
+        """Positions strictly inside a common word of the run."""
+        cuts, pos = set(), 0
+        for token in self.segment(run) if self.segment else ():
+            if len(token) >= 2 and self.is_word(token):
+                cuts.update(range(pos + 1, pos + len(token)))
+            pos += len(token)
+        return cuts
+
+    def _correct_run(self, run: str, extras: list[str]) -> str:
+        i, out = 0, []
+        n = len(run)
+        cuts = self._inner_cuts(run)
+        while i < n:
+            done = False
+            for length in range(min(MAX_LEN, n - i), MIN_LEN - 1, -1):
+                window = run[i:i + length]
+                if i in cuts or (i + length) in cuts:
+                    continue
+                term = self._match(window)
+                if window in self.terms or self.is_word(window):
+                    # a real word: keep it, and offer the domain term it sounds like as well
+                    # (公会 → also 工会, 工商 → also 工伤)
+                    if term:
+                        extras.append(term)
+                    if window in self.terms:
+                        out.append(window)
+                        i += length
+                        done = True
+                        break
+                    continue
+                if term:
+                    out.append(term)
+                    i += length
+                    done = True
+                    break
+            if not done:
+                out.append(run[i])
+                i += 1
+        return "".join(out)

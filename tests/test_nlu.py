@@ -1,0 +1,241 @@
+"""The free-text router (bot.nlu): normalisation, typo tolerance, routing decisions, CLI."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+from flask import Flask
+
+from bot import faq
+from bot.nlu import Route, get_index, is_traditional, normalise, route, to_traditional
+from bot.nlu.cli import SCORE_PY, _load_score_module, nlu_cli
+from bot.nlu.typo import TypoCorrector
+
+DEV = SCORE_PY.parent / "dev.jsonl"
+
+
+@pytest.fixture(scope="module")
+def index():
+    return get_index()
+
+
+# ------------------------------------------------------------------ normalisation
+
+@pytest.mark.parametrize("raw,expected", [
+    ("ＨＲ說我ｐｒｏｂａｔｉｏｎ不合格", "hr说我probation不合格"),     # full width, Traditional, case
+    ("週六加班公司只給補休不給加班費，可以嗎？", "周六加班公司只给补休不给加班费 可以吗"),
+    ("加班费怎么算？？？！！", "加班费怎么算"),
+    ("😂😂😂", ""),
+    ("；；；‘’、、、", ""),
+    ("干了三个月", "干了3个月"),
+    ("工作满十年，年假几天", "工作满10年 年假几天"),
+    ("一天最多上十二个小时", "1天最多上12个小时"),
+    ("百分之五十", "50%"),
+    ("二次报销", "二次报销"),                                        # numerals inside words stay
+    ("一起去", "一起去"),
+    ("N+1", "n+1"),
+    ("体温36.6", "体温36.6"),
+    ("嗯那个我是公交司机然后我们这片封控了", "我是公交司机 我们这片封控了"),
+    ("嗯嗯嗯", "嗯嗯嗯"),                                            # a filler-only text is kept
+    ("请问在吗？", "在吗"),
+    ("哈尔滨的工会", "哈尔滨的工会"),
+])
+def test_normalise(raw, expected):
+    assert normalise(raw) == expected
+
+
+@pytest.mark.parametrize("text,traditional", [
+    ("週六加班公司只給補休", True),
+    ("請問加入工會需要什麼條件？", True),
+    ("周六加班公司只给补休", False),
+    ("HR说我probation不合格", False),
+    ("12351", False),
+    ("", False),
+])
+def test_is_traditional(text, traditional):
+    assert is_traditional(text) is traditional
+
+
+def test_to_traditional_keeps_mainland_terms():
+    assert to_traditional("视频调解，工会会费") == "視頻調解，工會會費"
+
+
+# ------------------------------------------------------------------ typo tolerance
+
+@pytest.fixture(scope="module")
+def corrector():
+    import jieba
+
+    terms = {"工资": 3, "加班费": 3, "社保": 3, "仲裁": 3, "劳动合同": 3, "工会": 3, "工伤": 3,
+             "公会": 1}
+    freq = {"工商": 1684, "公会": 187, "同事": 5000}
+    return TypoCorrector(terms, is_word=lambda w: freq.get(w, 0) >= 50,
+                         segment=lambda s: jieba.lcut(s, HMM=False))
+
+
+@pytest.mark.parametrize("text,corrected,extras", [
+    ("最低公资", "最低工资", []),
+    ("法定节假日家班费几倍", "法定节假日加班费几倍", []),
+    ("单位不交社宝", "单位不交社保", []),
+    ("劳动仲采要钱吗", "劳动仲裁要钱吗", []),
+    ("没签劳动合通", "没签劳动合同", []),
+    ("算不算工商", "算不算工商", ["工伤"]),        # a real word: kept, the domain term added
+    ("游戏里的公会", "游戏里的公会", ["工会"]),
+    ("我和同事吵架了", "我和同事吵架了", []),      # 和同 inside 和|同事 is not 合同
+])
+def test_typo_corrector(corrector, text, corrected, extras):
+    assert corrector.correct(text) == (corrected, extras)
+
+
+@pytest.mark.parametrize("text,target", [
+    ("最低公资现在是多少", "legal.minimum_wage"),
+    ("法定节假日家班费是几倍", "legal.overtime_pay"),
+    ("单位没给我交社宝怎么办", "legal.social_insurance"),
+    ("劳动仲采要花钱吗", "legal.arbitration"),
+    ("产架一共几天", "legal.maternity"),
+    ("工会会废怎么交", "union.dues"),
+])
+def test_typos_route_to_the_right_answer(index, text, target):
+    assert route(text).target == target
+
+
+# ------------------------------------------------------------------ routing
+
+@pytest.mark.parametrize("text,target", [
+    ("菜单", "menu"), ("帮助", "menu"), ("  菜单！", "menu"),
+    ("我要入会", "flow.membership"), ("我要入會", "flow.membership"),
+    ("居家办公报备", "flow.home_office"), ("打卡", "flow.home_office"), ("打卡。", "flow.home_office"),
+    ("预约律师", "flow.legal_aid"), ("預約律師", "flow.legal_aid"),
+    ("转人工", "flow.handoff"), ("轉人工", "flow.handoff"), ("转人工。", "flow.handoff"),
+    ("你好", "smalltalk.greeting"), ("谢谢", "smalltalk.thanks"), ("thx", "smalltalk.thanks"),
+])
+def test_menu_and_flow_phrases_always_route(index, text, target):
+    r = route(text)
+    assert (r.target, r.score, r.decision) == (target, 1.0, "answer")
+
+
+@pytest.mark.parametrize("text,target", [
+    ("公司拖欠工资三个月了怎么办", "legal.wage_arrears"),
+    ("週末加班公司不給加班費怎麼辦", "legal.overtime_pay"),           # Traditional
+    ("嗯那个就是我怀孕了然后公司要给我降工资这个可以吗", "legal.maternity"),  # voice
+    ("会费", "union.dues"),                                                 # keyword
+    ("boss不给我交social insurance", "legal.social_insurance"),            # mixed
+    ("你好，我想问一下加班费怎么算", "legal.overtime_pay"),                 # greeting + question
+])
+def test_styles(index, text, target):
+    assert route(text).target == target
+
+
+OUT_OF_SCOPE = [
+    "", "   ", "🙂🙂", "？？？", "asdfghjkl", "jjjjjjjj",
+    "红烧肉怎么做好吃", "帮我订一张去上海的机票", "推荐一部好看的电影", "明天上海下雪吗",
+    "股票什么时候能回本", "小孩发烧了去哪个医院", "给我写首诗", "哪款手机拍照好",
+]
+
+
+@pytest.mark.parametrize("text", OUT_OF_SCOPE)
+def test_out_of_scope_is_never_an_faq(index, text):
+    r = route(text)
+    assert not r.target.startswith(faq.FAQ_PREFIXES), r
+    assert r.target == "fallback" and r.decision == "fallback"
+
+
+def test_route_contract(index):
+    r = route("被辞退了能拿多少赔偿")
+    assert isinstance(r, Route) and r.decision in ("answer", "clarify", "fallback")
+    assert 0.0 <= r.score <= 1.0
+    assert all(isinstance(t, str) and isinstance(s, float) for t, s in r.candidates)
+    if r.decision == "clarify":
+        assert r.target == "clarify" and 2 <= len(r.candidates) <= 3
+    targets = {t for t, _ in r.candidates}
+    assert targets & {"legal.dismissal", "legal.severance"}
+
+
+def test_index_is_one_per_process_and_thread_safe(index):
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(get_index())) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(g is index for g in got)
+
+
+def test_routing_is_fast_after_start_up(index):
+    texts = ["公司拖欠工资三个月了怎么办", "週末加班公司不給加班費怎麼辦", "明天上海下雪吗",
+             "我在工地干了八个月钢筋工，说好年底一次结清。结果年底包工头说上面的钱没到账，一分都没结。"] * 25
+    for t in texts[:4]:
+        route(t)
+    times = []
+    for t in texts:
+        t0 = time.perf_counter()
+        route(t)
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    assert times[int(len(times) * 0.99) - 1] < 0.020      # bench/routing.py reports the real p99
+
+
+@pytest.mark.skipif(not DEV.is_file(), reason="../shared/eval/dev.jsonl not present")
+def test_dev_set_meets_targets(index):
+    module = _load_score_module()
+    items = module.load_items(str(DEV))
+    results = []
+    for it in items:
+        r = route(it["text"])
+        results.append({"text": it["text"], "target": r.target, "score": r.score,
+                        "candidates": [{"target": t, "score": s} for t, s in r.candidates]})
+    m = module.score(items, results)
+    assert m["accuracy"] >= 0.95, m["worst_confusions"]
+    assert m["rejection"] >= 0.90, m["out_of_scope_not_rejected"]
+
+
+# ------------------------------------------------------------------ CLI
+
+@pytest.fixture
+def runner():
+    app = Flask(__name__)
+    app.cli.add_command(nlu_cli)
+    return app.test_cli_runner()
+
+
+def test_cli_route_writes_one_json_line_per_input(runner, index):
+    lines = ["加班费怎么算", "", "我要入会", "  空格  ", "明天会下雨吗"]
+    result = runner.invoke(args=["nlu", "route"], input="".join(l + "\n" for l in lines))
+    assert result.exit_code == 0, result.output
+    out = [json.loads(l) for l in result.output.splitlines()]
+    assert [o["text"] for o in out] == lines
+    assert [o["target"] for o in out][:3] == ["legal.overtime_pay", "fallback", "flow.membership"]
+    assert all(set(o) >= {"text", "target", "score", "candidates"} for o in out)
+    assert all(set(c) == {"target", "score"} for o in out for c in o["candidates"])
+
+
+def test_cli_eval_reports_metrics_and_thresholds(runner, index, tmp_path):
+    data = tmp_path / "mini.jsonl"
+    data.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in [
+        {"text": "加班费怎么算", "accept": ["legal.overtime_pay"], "style": "plain"},
+        {"text": "明天会下雨吗", "accept": ["fallback"], "style": "plain"},
+    ]) + "\n", encoding="utf-8")
+    ok = runner.invoke(args=["nlu", "eval", str(data)])
+    assert ok.exit_code == 0, ok.output
+    assert "accuracy 1.000 rejection 1.000 n=2" in ok.output and "p99" in ok.output
+    data.write_text(json.dumps({"text": "明天会下雨吗", "accept": ["legal.overtime_pay"]},
+                               ensure_ascii=False) + "\n", encoding="utf-8")
+    bad = runner.invoke(args=["nlu", "eval", str(data), "--min-accuracy", "0.5"])
+    assert bad.exit_code == 1
+
+
+# ------------------------------------------------------------------ any input at all
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=60))
+def test_any_text_normalises_and_routes(index, text):
+    norm = normalise(text)
+    assert norm == norm.strip() and "  " not in norm
+    assert not any("\uff01" <= c <= "\uff5e" for c in norm)          # no full-width ASCII left
+    r = route(text)
+    assert r.decision in ("answer", "clarify", "fallback") and r.target
