@@ -24,6 +24,11 @@ def respond(engine, text: str) -> str:
         return next_page(engine)
     if context.get("feedback") and n in (1, 2):
         return vote(engine, context["feedback"], helpful=(n == 1))
+    from bot.services import legal_aid
+
+    if shortcut := legal_aid.shortcut(text):  # 我的预约 / 取消预约: the router would start a new booking
+        engine.set_context(choices=None, feedback=None, more=None)
+        return goto(engine, shortcut)
     return routed(engine, text)
 
 
@@ -56,6 +61,10 @@ def goto(engine, target: str) -> str:
         return engine.cmd_menu()
     if target == "fallback":
         return texts.FALLBACK
+    if target.startswith("legal_aid."):
+        from bot.services import legal_aid
+
+        return legal_aid.respond(engine, target)
     if target == "union.application_status":
         from bot.services import membership
 

@@ -7,13 +7,19 @@ from flask.cli import with_appcontext
 
 
 def init_app(app: Flask) -> None:
+    from bot.diagrams import flows_cli
     from bot.faq import faq_cli
     from bot.nlu.cli import nlu_cli
+    from bot.services.export import export_command
+    from bot.services.legal_aid import legal_aid_cli
 
     app.cli.add_command(chat)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(faq_cli)
     app.cli.add_command(nlu_cli)
+    app.cli.add_command(legal_aid_cli)
+    app.cli.add_command(export_command)
+    app.cli.add_command(flows_cli)
 
 
 @click.command("chat")

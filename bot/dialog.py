@@ -169,9 +169,9 @@ class DialogEngine:
             return texts.NOTHING_TO_CANCEL
         run = FlowRun(self, self.row.state, self.row.slots)
         machine = self.machine(run)
-        if "back" not in machine.get_triggers(run.state):
+        # No back transition, or only conditional ones that do not apply now (trigger → False).
+        if "back" not in machine.get_triggers(run.state) or not run.trigger("back"):
             return texts.NOTHING_TO_GO_BACK + "\n\n" + self.current_prompt()
-        run.trigger("back")
         self.row.state, self.row.failures = run.state, 0
         return self.current_prompt()
 

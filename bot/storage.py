@@ -28,6 +28,9 @@ def configure_engine(engine: Engine) -> None:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
+        # Overwritten values are zeroed, not left in free space: an ID number masked in the message
+        # log within its transaction never reaches the file (on by default only in some builds).
+        cursor.execute("PRAGMA secure_delete = ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")

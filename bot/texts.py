@@ -38,6 +38,9 @@ HANDOFF_OPENED = ("已为您转接人工服务，工作人员会在{office_hours
 HANDOFF_ALREADY = "已经在为您转接人工了，工作人员会尽快回复。回复「结束人工」可回到自动服务。"
 HANDOFF_QUEUED = "已转给工作人员，请耐心等待回复。"
 HANDOFF_ENDED = "已结束人工服务，回到自动服务。\n\n" + MENU
+HANDOFF_MENU_WAIT = "您正在等待工作人员回复，菜单暂时不能使用。回复「结束人工」可回到自动服务。"
+HANDOFF_CLOSED_BY_STAFF = ("工作人员（{staff}）已处理完您的咨询：{note}\n"
+                           "如还有问题，直接输入即可；需要人工时回复「转人工」。")
 
 FEEDBACK_ASK = "\n\n这个回答有帮助吗？回复 1 有帮助，2 没解决"
 FEEDBACK_THANKS = "谢谢您的反馈！还有其他问题可以直接问我。"

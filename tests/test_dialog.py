@@ -2,39 +2,44 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
 from bot.extensions import db
-from bot.models import Dialog, Escalation, LegalAidBooking, Message, Worker
+from bot.models import Dialog, Escalation, LegalAidBooking, LegalAidSlot, Message, Worker
 from bot.simulator import WeChatSim
 from tests.conftest import Chat
 
 
 def test_worker_books_legal_aid(chat, db_session, clock):
     clock.set("2022-05-20 10:00")
+    db_session.add(LegalAidSlot(starts_at=datetime(2022, 5, 23, 6, tzinfo=UTC),  # 14:00 Beijing
+                                ends_at=datetime(2022, 5, 23, 9, tzinfo=UTC), capacity=2, place="职工法律服务中心"))
+    db_session.commit()
     chat.expect(
         ("法律援助", "哪类问题"),
-        ("２", "描述情况"),  # full-width digit → 解除劳动合同
-        ("公司口头辞退我，没给补偿", "哪天咨询"),
-        ("5月23日", "请确认"),
+        ("２", "描述情况"),  # full-width digit → 被辞退/解除合同
+        ("公司口头辞退我，没给补偿", "5月23日"),
+        ("1", "手机号"),
+        ("13812345678", "请确认"),
         ("1", "预约成功"),
     )
     booking = db_session.scalars(select(LegalAidBooking)).one()
-    assert (booking.topic, booking.day.isoformat()) == ("解除劳动合同", "2022-05-23")
+    assert (booking.topic, booking.day.isoformat()) == ("被辞退/解除合同", "2022-05-23")
     assert chat.state is None
 
 
 def test_unclear_answer_is_reasked_with_an_example_and_nothing_is_lost(chat):
-    chat.start("flow.legal_aid", topic="欠薪", facts="三个月没发工资")
+    chat.start("flow.legal_aid", state="phone", topic="欠薪", facts="三个月没发工资")
     reply = chat.say("过几天吧")
-    assert "例如：明天、5月23日" in reply
-    assert chat.state == ("legal_aid", "day")
+    assert "例如：13812345678" in reply
+    assert chat.state == ("legal_aid", "phone")
     assert chat.slots == {"topic": "欠薪", "facts": "三个月没发工资"}
 
 
 def test_third_failed_try_offers_a_human(chat):
-    chat.start("flow.legal_aid", state="day", topic="欠薪", facts="三个月没发工资")
+    chat.start("flow.legal_aid", state="phone", topic="欠薪", facts="三个月没发工资")
     assert "转人工" not in chat.say("不知道")
     assert "转人工" not in chat.say("随便")
     assert "转人工" in chat.say("再说吧")
@@ -59,7 +64,7 @@ def test_menu_pauses_the_flow_and_continue_resumes_it(chat):
     reply = chat.say("菜单")
     assert "入会申请" in reply and "继续" in reply
     assert "描述情况" in chat.say("继续")
-    assert chat.state == ("legal_aid", "facts") and chat.slots == {"topic": "欠薪"}
+    assert chat.state == ("legal_aid", "facts") and chat.slots == {"topic": "欠薪/克扣工资"}
 
 
 def test_handoff_mid_flow_routes_messages_to_staff_until_the_worker_ends_it(chat, db_session):
@@ -77,7 +82,7 @@ def test_handoff_mid_flow_routes_messages_to_staff_until_the_worker_ends_it(chat
 
 
 def test_repeated_invalid_input_then_handoff_records_the_reason(chat, db_session):
-    chat.start("flow.legal_aid", state="day", topic="欠薪", facts="三个月没发工资")
+    chat.start("flow.legal_aid", state="phone", topic="欠薪", facts="三个月没发工资")
     for text in ("不知道", "随便", "再说吧"):
         chat.say(text)
     chat.say("转人工")
@@ -97,14 +102,14 @@ def test_flow_state_survives_an_app_restart(make_app):
     first = Chat(make_app(), openid="o_restart")
     first.expect(("法律援助", "哪类问题"), ("3", "描述情况"))
     second = Chat(make_app(), openid="o_restart")  # a new app object (another process), same database
-    assert "哪天" in second.say("在工地摔伤了腿，老板不管")
-    assert second.state == ("legal_aid", "day")
+    assert "时段" in second.say("在工地摔伤了腿，老板不管")
+    assert second.state == ("legal_aid", "slot")
     assert second.slots["topic"] == "工伤"
 
 
 def test_concurrent_messages_from_one_worker_are_serialised(app):
     chat = Chat(app, openid="o_busy")
-    chat.start("flow.legal_aid", state="day", topic="欠薪", facts="三个月没发工资")
+    chat.start("flow.legal_aid", state="phone", topic="欠薪", facts="三个月没发工资")
     with app.app_context():
         version_before = db.session.scalars(select(Dialog.version)).one()
         db.session.remove()
@@ -128,6 +133,6 @@ def test_concurrent_messages_from_one_worker_are_serialised(app):
         # Every invalid answer counted once: no update was lost, and the step did not move.
         assert dialog.failures == n
         assert dialog.version == version_before + n
-        assert (dialog.flow, dialog.state) == ("legal_aid", "day")
+        assert (dialog.flow, dialog.state) == ("legal_aid", "phone")
         assert inbound == n + 1
         db.session.remove()

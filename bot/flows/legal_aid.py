@@ -1,50 +1,157 @@
-"""法律援助预约 – book a consultation with a union lawyer.
+"""法律援助预约 – book a seat in a consultation with a union lawyer.
 
-topic → facts → day → confirm → booked. Global commands (取消, 返回, 转人工) and re-asking are
-handled by bot.dialog; this module only says what to ask and where each answer leads.
+topic → facts → slot → phone → confirm → booked. The slot step offers the next open
+consultation slots (bot.services.legal_aid); the seat is taken at confirm, inside the
+transaction, and a slot that filled up meanwhile is offered again. Global commands (取消, 返回,
+转人工) and re-asking are handled by bot.dialog.
 """
-from datetime import date
-
-from bot.flows.steps import choice, free_text, future_date, yes_no
-from bot.models import LegalAidBooking
+from bot.flows.steps import Invalid, choice, free_text, number, phone, simple, yes_no
+from bot.services import legal_aid
 
 NAME = "legal_aid"  # routing target: flow.legal_aid
 TITLE = "预约法律援助"
-TOPICS = ["欠薪", "解除劳动合同", "工伤", "其他"]
+
+# Problem categories in plain words (the legal.* topics), and words that point to each.
+CATEGORIES = {
+    "欠薪/克扣工资": ["欠薪", "拖欠", "克扣", "扣工资", "扣钱", "讨薪", "不发工资", "少发", "没发工资"],
+    "被辞退/解除合同": ["辞退", "开除", "解雇", "裁员", "炒鱿鱼", "赶走", "经济补偿", "赔偿金"],
+    "工伤": ["工伤", "受伤", "摔伤", "职业病", "伤残"],
+    "社保": ["社保", "五险", "保险", "公积金", "医保", "养老"],
+    "加班/工时": ["加班", "工时", "休息日", "调休", "996"],
+    "劳动合同/试用期": ["合同", "试用期", "转正"],
+    "其他": ["其他", "其它", "别的"],
+}
+OPTIONS = list(CATEGORIES)
+by_number_or_name = choice(OPTIONS)
+PROBLEMS = {
+    "full": "抱歉，您选的时段刚刚约满了，请换一个时段。",
+    "duplicate": "您已经预约过这个时段了，请选择其他时段，或回复「我的预约」查看。",
+    "gone": "抱歉，这个时段已经不能预约了，请换一个时段。",
+}
+
+
+def category(text: str) -> str:
+    """1–7, a category's name, or words that clearly point to one (拖欠工资 → 欠薪/克扣工资)."""
+    try:
+        return by_number_or_name(text)
+    except Invalid as exc:
+        t = simple(text)
+        hits = [name for name, words in CATEGORIES.items() if any(w in t for w in words)]
+        if len(hits) == 1:
+            return hits[0]
+        raise exc
+
+
+def slot_number(text: str) -> int:
+    n = number(text)
+    if n is None or not 1 <= n <= legal_aid.OFFERED:
+        raise Invalid("请回复时段前面的序号，例如：1。都不合适的话，回复「转人工」请工作人员安排")
+    return n
+
+
+# -- callbacks (event.model is bot.dialog.FlowRun) ---------------------------------------------
+
+def offered(run) -> list[dict]:
+    """The slots shown to the worker, remembered so that "2" means what they saw."""
+    if "offered" not in run.slots:
+        run.slots = {**run.slots, "offered": [{"id": s.id, "label": legal_aid.describe(s)}
+                                              for s in legal_aid.open_slots(run.session, run.worker)]}
+    return run.slots["offered"]
+
+
+def offer(event):
+    event.model.slots = {k: v for k, v in event.model.slots.items() if k != "offered"}
+    offered(event.model)
+
+
+def ask_slot(run) -> str:
+    slots = offered(run)
+    if not slots:
+        return ("抱歉，近期的律师咨询时段都已约满。\n回复「转人工」，工作人员会根据您刚才描述的情况另行安排；"
+                "回复「取消」结束预约。")
+    listing = "\n".join(f"{i}. {s['label']}" for i, s in enumerate(slots, 1))
+    return f"请选择咨询时段，回复序号，例如：1\n{listing}"
+
+
+def listed(event):
+    return 1 <= event.model.slots["slot_no"] <= len(offered(event.model))
+
+
+def seat_free(event):
+    return legal_aid.has_seat(event.model.session, offered(event.model)[event.model.slots["slot_no"] - 1]["id"])
+
+
+def phone_known(event):
+    return bool(event.model.slots.get("phone"))
+
+
+def choose(event):
+    picked = offered(event.model)[event.model.slots["slot_no"] - 1]
+    event.model.slots = {**event.model.slots, "slot_id": picked["id"], "when": picked["label"]}
+
+
+def not_available(event):
+    if listed(event):
+        event.model.notes.append(PROBLEMS["full"])
+    else:
+        event.model.notes.append(f"没有第 {event.model.slots['slot_no']} 个时段，请从下面选择。")
 
 
 def confirmed(event):
     return event.model.slots.get("confirmed") is True
 
 
-def book(event):
-    s = event.model.slots
-    event.model.session.add(LegalAidBooking(
-        worker_id=event.model.worker.id, topic=s["topic"], facts=s["facts"],
-        day=date.fromisoformat(s["day"])))
+def forget(event):
+    event.model.slots = {}
+
+
+def reserve(event):
+    """Take the seat now, in this message's transaction (re-checks capacity under a row lock)."""
+    run, s = event.model, event.model.slots
+    booking, problem = (legal_aid.reserve(run.session, run.worker, s["slot_id"], s["topic"], s["facts"], s["phone"])
+                        if s.get("slot_id") else (None, "gone"))
+    run.slots = {**s, "booking_id": booking.id if booking else None, "problem": problem}
+
+
+def reserved(event):
+    return bool(event.model.slots.get("booking_id"))
+
+
+def seat_gone(event):
+    event.model.notes.append(PROBLEMS.get(event.model.slots.get("problem"), PROBLEMS["gone"]))
 
 
 STATES = [
-    {"name": "topic", "slot": "topic", "parse": choice(TOPICS),
-     "ask": "请问遇到的是哪类问题？回复序号：\n1 欠薪\n2 解除劳动合同\n3 工伤\n4 其他"},
-    {"name": "facts", "slot": "facts", "parse": free_text(max_len=300, example="公司三个月没发工资"),
-     "ask": "请简单描述情况（300字以内），律师会提前阅读。"},
-    {"name": "day", "slot": "day", "parse": future_date(),
-     "ask": "希望哪天咨询？例如：明天、5月23日、2022-05-23"},
-    {"name": "confirm", "slot": "confirmed", "parse": yes_no(),
-     "ask": "请确认：\n问题：{topic}\n日期：{day}\n回复 1 提交，回复 2 重新填写"},
-    {"name": "booked", "final": True, "on_enter": [book],
-     "ask": "预约成功！工作人员会在咨询前一天与您联系。"},
+    {"name": "topic", "title": "问题类别", "slot": "topic", "parse": category,
+     "ask": "请问遇到的是哪类问题？回复序号，例如：1\n"
+            + "\n".join(f"{i} {name}" for i, name in enumerate(OPTIONS, 1))},
+    {"name": "facts", "title": "情况描述", "slot": "facts", "parse": free_text(max_len=300, example="公司三个月没发工资"),
+     "ask": "请简单描述情况（300字以内），律师会提前阅读。例如：公司三个月没发工资，老板一直拖着"},
+    {"name": "slot", "title": "咨询时段", "slot": "slot_no", "parse": slot_number, "ask": ask_slot,
+     "on_enter": [offer]},
+    {"name": "phone", "title": "手机号", "slot": "phone", "parse": phone,
+     "ask": "请留下手机号，方便律师或工作人员提前与您联系，例如：13812345678"},
+    {"name": "confirm", "title": "确认", "slot": "confirmed", "parse": yes_no(),
+     "ask": "请确认您的预约：\n问题：{topic}\n时段：{when}\n手机：{phone}\n回复 1 提交，回复 2 重新填写"},
+    {"name": "booked", "title": "预约成功", "final": True,
+     "ask": "预约成功！\n时段：{when}\n请带上劳动合同、工资条、聊天记录等材料按时到场。\n"
+            "回复「我的预约」可查看，回复「取消预约」可取消。"},
 ]
 
 TRANSITIONS = [
     # trigger   source      dest
     ["answer", "topic", "facts"],
-    ["answer", "facts", "day"],
-    ["answer", "day", "confirm"],
-    {"trigger": "answer", "source": "confirm", "dest": "booked", "conditions": confirmed},
-    {"trigger": "answer", "source": "confirm", "dest": "topic", "unless": confirmed},
+    ["answer", "facts", "slot"],
+    {"trigger": "answer", "source": "slot", "dest": "confirm", "conditions": [listed, seat_free, phone_known],
+     "before": choose},
+    {"trigger": "answer", "source": "slot", "dest": "phone", "conditions": [listed, seat_free], "before": choose},
+    {"trigger": "answer", "source": "slot", "dest": "slot", "before": not_available},  # offer the list again
+    ["answer", "phone", "confirm"],
+    {"trigger": "answer", "source": "confirm", "dest": "topic", "unless": confirmed, "before": forget},
+    {"trigger": "answer", "source": "confirm", "dest": "booked", "prepare": reserve, "conditions": reserved},
+    {"trigger": "answer", "source": "confirm", "dest": "slot", "before": seat_gone},  # filled up meanwhile
     ["back", "facts", "topic"],
-    ["back", "day", "facts"],
-    ["back", "confirm", "day"],
+    ["back", "slot", "facts"],
+    ["back", "phone", "slot"],
+    ["back", "confirm", "phone"],
 ]

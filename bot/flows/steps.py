@@ -30,8 +30,9 @@ class Invalid(ValueError):
 class Step(State):
     """A dialog step: what to ask, which slot the answer fills, how to parse it."""
 
-    def __init__(self, *args, ask=None, slot=None, parse=None, accepts_location=False, **kwargs):
+    def __init__(self, *args, ask=None, slot=None, parse=None, accepts_location=False, title=None, **kwargs):
         self.ask, self.slot, self.parse, self.accepts_location = ask, slot, parse, accepts_location
+        self.title = title  # short Chinese name of the step, shown in the flow diagrams
         super().__init__(*args, **kwargs)
 
     def prompt(self, model) -> str:
@@ -67,7 +68,7 @@ def simple(text: str) -> str:
 def number(text: str) -> int | None:
     """1 / １ / 一 / 第一个 → 1; None when the text is not a small number."""
     t = clean(text).removeprefix("第").removesuffix("个").removesuffix("项").removesuffix("条")
-    if t.isdigit():
+    if t.isdecimal():  # isdigit() is also true for digits int() refuses, e.g. "᧚"
         return int(t)
     try:
         value = cn2an.cn2an(t, "smart")
@@ -104,7 +105,7 @@ def multi_choice(options: list[str], none_option: str) -> Parser:
             n = number(part)
             if n is not None and 1 <= n <= len(options):
                 picked.append(options[n - 1])
-            elif part.isdigit() and len(options) < 10 and all(1 <= int(c) <= len(options) for c in part):
+            elif part.isdecimal() and len(options) < 10 and all(1 <= int(c) <= len(options) for c in part):
                 picked += [options[int(c) - 1] for c in part]
             elif part in options:
                 picked.append(part)
@@ -149,35 +150,51 @@ def free_text(max_len: int = 300, min_len: int = 2, example: str = "") -> Parser
 
 
 def phone(text: str) -> str:
-    """Mainland mobile number; tolerates spaces, dashes, +86 and full-width digits."""
-    t = re.sub(r"[\s\-()（）]", "", clean(text))
+    """Mainland mobile number; tolerates spaces, dashes, dots, +86 / 0086 and full-width digits.
+
+    Only digits are read: phonenumbers alone would turn letters into keypad digits
+    ("138ABCD5678") and accept extensions ("13812345678x12").
+    """
+    t = re.sub(r"[\s\-–—.()（）]", "", clean(text))
+    m = re.fullmatch(r"(?:\+?86|0086)?(1\d{10})", t)
     try:
-        parsed = phonenumbers.parse(t, "CN")
-        ok = (phonenumbers.is_valid_number(parsed) and parsed.country_code == 86
+        parsed = phonenumbers.parse(m.group(1), "CN") if m else None
+        ok = (parsed is not None and phonenumbers.is_valid_number(parsed)
               and phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.MOBILE)
-    except phonenumbers.NumberParseException:
+    except phonenumbers.NumberParseException:  # e.g. an IP-dialling prefix such as 17951
         ok = False
     if not ok:
         raise Invalid("请输入11位手机号，例如：13812345678")
-    return str(parsed.national_number)
+    return m.group(1)
 
 
 def id_card(text: str) -> str:
     """18-digit resident ID with the GB 11643 check digit; lower-case x accepted."""
     t = re.sub(r"\s", "", clean(text)).upper()
     try:
-        if len(t) != 18:
+        # Not ric.validate(): it also looks the region up in a list of current and past codes,
+        # and a real, older card must not be refused for a code missing from that list.
+        if not re.fullmatch(r"\d{17}[\dX]", t) or ric.calc_check_digit(t) != t[-1]:
             raise ValidationError()
-        return ric.validate(t)
+        if not date(1900, 1, 1) <= ric.get_birth_date(t) <= local_now().date():
+            raise ValidationError()
+        return t
     except (ValidationError, ValueError, TypeError):
         raise Invalid("身份证号不对，请核对后重新输入18位号码，例如：11010519491231002X") from None
 
 
 def temperature(text: str) -> float:
     """Body temperature in °C, 35.0–42.0: "36.5", "36度5", "三十六点五"."""
-    t = clean(text).replace("℃", "").replace("°C", "").replace("°", "").replace("度", ".").rstrip(".")
+    t = re.sub(r"\s", "", simple(text)).removeprefix("体温").removeprefix("是")
+    t = re.sub(r"(摄氏度|°C|°c|°|度)$", "", t)  # NFKC has already turned ℃ into °C
+    t = t.replace("。", ".").replace("度", ".").replace("点", ".")  # 36度5, 36。5 (a full stop for the point)
     try:
-        value = float(t) if re.fullmatch(r"\d{2}(\.\d{1,2})?", t) else float(cn2an.cn2an(t, "smart"))
+        if re.fullmatch(r"\d{2}(\.\d{1,2})?", t):
+            value = float(t)
+        elif re.fullmatch(r"[零〇一二两三四五六七八九十]+(\.[零〇一二三四五六七八九]+)?", t):
+            value = float(cn2an.cn2an(t.replace(".", "点"), "smart"))  # 三十六点五, 三六点五
+        else:
+            value = None
     except (ValueError, KeyError, TypeError, IndexError):
         value = None
     if value is None or not 35.0 <= value <= 42.0:
@@ -192,14 +209,17 @@ DATE_HINT = "请输入日期，例如：明天、5月23日、2022-05-23"
 
 def parse_date_phrase(text: str, today: date) -> date:
     """Chinese date phrases → date. Hand-written: no maintained library reads 下周一 / 5月23日."""
-    t = simple(text).replace(" ", "")
+    t = re.sub(r"\s", "", simple(text))
+    # 二〇二二年 digit by digit (cn2an reads 二〇二二 as a number, not a year)
+    t = re.sub(r"[〇零一二三四五六七八九]{4}(?=年)", lambda y: "".join(str("〇一二三四五六七八九".index(c.replace("零", "〇")))
+                                                                for c in y.group()), t)
     try:
         t = cn2an.transform(t, "cn2an")
     except (ValueError, KeyError, TypeError, IndexError):
         pass
     if t in RELATIVE_DAYS:
         return today + timedelta(days=RELATIVE_DAYS[t])
-    m = re.fullmatch(r"(下下|下|这|本)?(?:周|星期|礼拜)([一二三四五六日天1-7])", t)
+    m = re.fullmatch(r"(下下|下|这|本)?个?(?:周|星期|礼拜)([一二三四五六日天1-7])", t)
     if m:
         wd = WEEKDAYS.index(m.group(2)) if m.group(2) in WEEKDAYS else int(m.group(2)) - 1
         wd = min(wd, 6)
@@ -212,6 +232,12 @@ def parse_date_phrase(text: str, today: date) -> date:
         year = int(m.group(1)) if m.group(1) else today.year
         try:
             return date(year, int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            pass
+    m = re.fullmatch(r"(\d{1,2})[日号]", t)  # 23号: this month
+    if m:
+        try:
+            return today.replace(day=int(m.group(1)))
         except ValueError:
             pass
     raise Invalid(DATE_HINT)

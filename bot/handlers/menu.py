@@ -4,6 +4,7 @@ https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Receiving_ev
 """
 from bot import answers, texts
 from bot.dispatch import Handlers
+from bot.services import handoff
 
 handlers = Handlers()
 
@@ -14,6 +15,7 @@ CLICK_TARGETS = {
     "HOME_OFFICE": "flow.home_office",
     "CHECKIN": "flow.home_office",
     "LEGAL_AID": "flow.legal_aid",
+    "MY_BOOKINGS": "legal_aid.bookings",
     "HANDOFF": "flow.handoff",
     "MY_APPLICATION": "union.application_status",
     "WAGE_ARREARS": "legal.wage_arrears",
@@ -24,6 +26,9 @@ CLICK_TARGETS = {
 
 def _go(target):
     def click(msg, ctx):
+        if ctx.worker.owner == "staff" and target != "flow.handoff":  # staff answer until 结束人工
+            handoff.add_message(ctx.session, ctx.worker, f"[点击菜单 {msg.key}]")
+            return texts.HANDOFF_MENU_WAIT
         return answers.goto(ctx.dialog, target)
 
     click.__name__ = f"click_{target.replace('.', '_')}"

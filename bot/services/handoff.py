@@ -47,3 +47,23 @@ def close(session, worker, by: str) -> None:
             Escalation.worker_id == worker.id, Escalation.status == "open")):
         escalation.status, escalation.closed_at, escalation.closed_by = "closed", now(), by
     worker.owner = "bot"
+
+
+def close_by_staff(session, escalation: Escalation, staff_name: str, note: str = "") -> bool:
+    """Staff finished: close it, give the conversation back to the bot and tell the worker (outbox).
+
+    Returns False when the escalation was already closed (nothing is queued twice).
+    """
+    from bot import outbox
+
+    if escalation.status != "open":
+        return False
+    note = (note or "").strip() or "如需进一步帮助，请再联系我们。"
+    escalation.status, escalation.closed_at, escalation.closed_by = "closed", now(), staff_name[:16]
+    escalation.transcript = [*escalation.transcript, {"direction": "staff", "kind": "note", "content": note,
+                                                      "by": staff_name, "at": now().isoformat()}]
+    worker = escalation.worker
+    worker.owner = "bot"
+    outbox.queue(session, worker.id, texts.HANDOFF_CLOSED_BY_STAFF.format(staff=staff_name, note=note),
+                 dedupe_key=f"handoff-closed:{escalation.id}")
+    return True
