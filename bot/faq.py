@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -300,6 +301,21 @@ def _version(directory: Path) -> tuple:
     return tuple(sorted(out))
 
 
+RELOAD_CHECK_SECONDS = 2.0  # how often answering looks at the files' mtimes (not per message)
+_checked: dict[Path, float] = {}
+
+
+def current() -> Catalogue:
+    """catalogue() for the message path: the files are looked at no more than every 2 s."""
+    directory = faq_dir()
+    cat = _cache.get(directory)
+    if cat is not None and time.monotonic() - _checked.get(directory, 0.0) < RELOAD_CHECK_SECONDS:
+        return cat
+    cat = catalogue(directory)
+    _checked[directory] = time.monotonic()
+    return cat
+
+
 def catalogue(directory: str | os.PathLike | None = None) -> Catalogue:
     """The loaded content, reloaded when a file changes.
 
@@ -329,7 +345,7 @@ def catalogue(directory: str | os.PathLike | None = None) -> Catalogue:
 
 def entry(faq_id: str) -> Entry:
     try:
-        return catalogue().entries[faq_id]
+        return current().entries[faq_id]
     except KeyError:
         raise KeyError(f"no FAQ entry {faq_id!r}") from None
 
@@ -339,7 +355,7 @@ def title(faq_id: str) -> str:
 
 
 def all_entries() -> list[Entry]:
-    return list(catalogue().entries.values())
+    return list(current().entries.values())
 
 
 # --------------------------------------------------------------------------- rendering
@@ -427,7 +443,7 @@ def _next_line(e: Entry, cat: Catalogue) -> str:
 
 def render_text(faq_id: str, cat: Catalogue | None = None) -> str:
     """The whole answer as one text: answer, 依据 (legal), next steps."""
-    cat = cat or catalogue()
+    cat = cat or current()
     e = cat.entries[faq_id]
     body = fill_placeholders(e.answer or e.title, cat.region)
     paragraphs = [p for p in re.split(r"\n\s*\n", body) if p.strip()]

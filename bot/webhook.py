@@ -143,7 +143,8 @@ def parse(xml: str):
 def dedupe_key(msg) -> str:
     if msg.type != "event" and msg.id:
         return f"msg:{msg.id}"
-    return f"evt:{msg.source}:{msg.time}:{getattr(msg, 'event', '')}"
+    # Two different menu clicks in the same second are two events: the key is part of the identity.
+    return f"evt:{msg.source}:{msg.time}:{getattr(msg, 'event', '')}:{getattr(msg, 'key', '') or ''}"[:128]
 
 
 def describe(msg) -> tuple[str, str]:
@@ -181,8 +182,7 @@ def process(msg, key: str) -> str:
     worker = load_worker(msg.source)
     kind, content = describe(msg)
     inbound = Message(worker_id=worker.id, direction="in", kind=kind, content=content[:4000], dedupe_key=key)
-    db.session.add(inbound)
-    db.session.flush()  # the unique key trips here, before any work is done
+    db.session.add(inbound)  # the unique key is the backstop; the SELECT in handle() answers retries
     ctx = Ctx(worker=worker, session=db.session, dialog=DialogEngine(db.session, worker, current_app.config),
               config=current_app.config)
     reply = dispatcher()(msg, ctx)

@@ -105,3 +105,9 @@ def test_a_key_registered_twice_is_an_error():
     b.message("text")(lambda m, c: "b")
     with pytest.raises(ValueError, match="text"):
         Dispatcher([a, b])
+
+
+def test_two_different_menu_clicks_in_the_same_second_are_both_handled(chat):
+    first = chat.send("event", {"Event": "CLICK", "EventKey": "MENU"}, create_time=1700000000)
+    second = chat.send("event", {"Event": "CLICK", "EventKey": "LEGAL_AID"}, create_time=1700000000)
+    assert "职工之家可以帮您" in first and "哪类问题" in second
