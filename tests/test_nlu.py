@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import pytest
 from flask import Flask
@@ -161,20 +160,6 @@ def test_index_is_one_per_process_and_thread_safe(index):
     for t in threads:
         t.join()
     assert all(g is index for g in got)
-
-
-def test_routing_is_fast_after_start_up(index):
-    texts = ["公司拖欠工资三个月了怎么办", "週末加班公司不給加班費怎麼辦", "明天上海下雪吗",
-             "我在工地干了八个月钢筋工，说好年底一次结清。结果年底包工头说上面的钱没到账，一分都没结。"] * 25
-    for t in texts[:4]:
-        route(t)
-    times = []
-    for t in texts:
-        t0 = time.perf_counter()
-        route(t)
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    assert times[int(len(times) * 0.99) - 1] < 0.020      # bench/routing.py reports the real p99
 
 
 @pytest.mark.skipif(not DEV.is_file(), reason="../shared/eval/dev.jsonl not present")
