@@ -25,7 +25,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from bot.clock import local_now
-from bot.flows.steps import (DATE_HINT, Invalid, choice, free_text, multi_choice, parse_date_phrase,
+from bot.flows.steps import (DATE_HINT, Invalid, slot_is, choice, free_text, multi_choice, parse_date_phrase,
                              simple, temperature, yes_no)
 from bot.services import home_office as service
 
@@ -136,11 +136,7 @@ def register(event):
 
 
 def wants(action):
-    def predicate(event):
-        return event.model.slots.get("temperature") == action
-
-    predicate.__name__ = f"wants_{action}"
-    return predicate
+    return slot_is("temperature", action)
 
 
 def measured(event):

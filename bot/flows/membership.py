@@ -9,7 +9,7 @@ refused. Districts, industries and routes come from config/membership.yaml.
 from sqlalchemy import select
 
 from bot.clock import now
-from bot.flows.steps import Invalid, choice, clean, free_text, id_card, number, phone, simple, yes_no
+from bot.flows.steps import Invalid, choice, clean, free_text, id_card, number, phone, simple, slot_is, yes_no
 from bot.models import Consent
 from bot.services import membership
 
@@ -125,11 +125,7 @@ def editing(event):
 
 
 def wants(state):
-    def condition(event):
-        return event.model.slots.get("action") == state
-
-    condition.__name__ = f"wants_{state}"
-    return condition
+    return slot_is("action", state)
 
 
 def id_taken(event):

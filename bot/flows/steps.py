@@ -45,6 +45,16 @@ class FlowMachine(Machine):
     state_cls = Step
 
 
+def slot_is(slot: str, value):
+    """A transition condition: the answer stored in `slot` equals `value` (named for diagrams)."""
+
+    def condition(event):
+        return event.model.slots.get(slot) == value
+
+    condition.__name__ = f"{slot}_is_{value}"
+    return condition
+
+
 class _Blank(dict):
     def __missing__(self, key):
         return ""
