@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app
 
-.PHONY: run test install migrate faq bench clean
+.PHONY: run test install migrate faq slots bench eval clean
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,10 @@ migrate: install
 faq: install
 	$(BIN)/flask faq load
 
-run: migrate faq
+slots: migrate
+	$(BIN)/flask legal-aid slots --weeks 2
+
+run: migrate faq slots
 	@echo "Simulator: http://127.0.0.1:5000/dev/chat   (terminal: $(BIN)/flask chat)"
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
@@ -29,6 +32,10 @@ test: install
 bench: install
 	$(BIN)/python bench/routing.py
 	$(BIN)/python bench/webhook.py
+
+eval: install
+	$(BIN)/python ../shared/eval/score.py ../shared/eval/dev.jsonl --cmd "$(BIN)/flask nlu route"
+	$(BIN)/python ../shared/eval/score.py tests/data/heldout.jsonl --cmd "$(BIN)/flask nlu route"
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -23,6 +23,7 @@ SETTINGS = [
     ("DIALOG_TIMEOUT_MINUTES", 30, int),
     ("OFFICE_HOURS", "工作日 9:00–17:30", str),
     ("FAQ_DIR", "", str),
+    ("MEMBERSHIP_OPTIONS_FILE", "", str),
     ("ENV", "development", str),
 ]
 

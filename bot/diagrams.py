@@ -64,11 +64,27 @@ def flows_cli() -> None:
     """The worker dialogs (bot/flows)."""
 
 
+README_START, README_END = "<!-- flows:start -->", "<!-- flows:end -->"
+
+
+def readme_with_diagrams(readme: str) -> str:
+    """The README with the text between the flow markers replaced by the generated diagrams."""
+    head, _, rest = readme.partition(README_START)
+    _, _, tail = rest.partition(README_END)
+    body = "\n## " + document().split("\n## ", 1)[1]
+    body = body.replace("\n## ", "\n### ")  # one level down inside the README
+    return f"{head}{README_START}\n{body}\n{README_END}{tail}"
+
+
 @flows_cli.command("diagram")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write to this file (e.g. docs/flows.md) instead of stdout.")
-def diagram_command(out: str | None) -> None:
+@click.option("--readme", type=click.Path(dir_okay=False, exists=True),
+              help="Also refresh the diagrams between the flow markers of this README.")
+def diagram_command(out: str | None, readme: str | None) -> None:
     """One Mermaid state diagram per flow, with the Chinese step titles."""
     text = document()
+    if readme:
+        Path(readme).write_text(readme_with_diagrams(Path(readme).read_text(encoding="utf-8")), encoding="utf-8")
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(text, encoding="utf-8")

@@ -55,3 +55,13 @@ def test_cli_writes_one_mermaid_block_per_flow(runner, tmp_path):
     for flow in FLOWS.values():
         assert f"## {flow.TITLE}（flow.{flow.NAME}）" in text
     assert "```mermaid" in runner.invoke(args=["flows", "diagram"]).output
+
+
+def test_readme_shows_the_current_diagrams():
+    """The README's diagrams are the generated ones (regenerate: flask flows diagram --readme README.md)."""
+    from pathlib import Path
+
+    from bot.diagrams import readme_with_diagrams
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert readme_with_diagrams(readme) == readme
