@@ -110,9 +110,11 @@ def cross_validate(folds: int = 5) -> list[dict]:
         for text, gold in held:
             norm = matcher.normalise(text)
             blended, pf, feats = idx.scores(idx._strip_openers(norm))
-            unseen = idx.unseen_share(idx.prepare(idx._strip_openers(norm))[0])
+            corrected = idx.prepare(idx._strip_openers(norm))[0]
+            unseen = idx.unseen_share(corrected)
             records.append({"gold": gold, "pf": pf, "exact": idx.exact.get(norm), "unseen": unseen,
-                            "in_vocab": any(f in idx.in_scope_vocab for f in feats),
+                            "broad": idx.is_broad_word(corrected),
+                            "in_vocab": any(f in idx.in_scope_vocab for f in feats if f != matcher.NOVEL),
                             "ranked": sorted(blended.items(), key=lambda kv: -kv[1])[:3]})
     return records
 
@@ -122,6 +124,8 @@ def credit(rec: dict, t: dict) -> tuple[str, float]:
         target, options = rec["exact"], []
     elif not rec["in_vocab"]:
         target, options = "fallback", []
+    elif rec.get("broad") and sum(s >= 0.02 for _, s in rec["ranked"]) >= 2:
+        target, options = "clarify", [x for x, s in rec["ranked"] if s >= 0.02]
     else:
         (t1, s1), (_, s2) = rec["ranked"][0], rec["ranked"][1]
         options = [x for x, s in rec["ranked"] if s >= s1 / 3]
@@ -144,8 +148,8 @@ def calibrate() -> None:
     from bot.nlu import matcher
 
     records = cross_validate()
-    grid = {"ANSWER_MIN": [0.25, 0.3, 0.35, 0.4], "ANSWER_MARGIN": [0.0, 0.05, 0.1],
-            "CLARIFY_MIN": [0.15, 0.2, 0.25], "FALLBACK_WINS": [0.25, 0.3, 0.35, 0.4],
+    grid = {"ANSWER_MIN": [0.2, 0.25, 0.3, 0.35, 0.4], "ANSWER_MARGIN": [0.0, 0.05, 0.1, 0.15],
+            "CLARIFY_MIN": [0.1, 0.15, 0.2, 0.25], "FALLBACK_WINS": [0.25, 0.3, 0.35, 0.4],
             "IN_SCOPE_PF": [0.0, 0.1], "CLARIFY_SPREAD": [0.1],
             "OOV_RATIO": [0.4, 0.5, 0.6, 1.1], "OOV_ANSWER_MIN": [0.4, 0.5, 0.6]}
     results = []

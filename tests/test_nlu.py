@@ -31,6 +31,7 @@ def index():
     ("干了三个月", "干了3个月"),
     ("工作满十年，年假几天", "工作满10年 年假几天"),
     ("一天最多上十二个小时", "1天最多上12个小时"),
+    ("干了俩月，一天十个钟头", "干了两月 1天10个小时"),                 # spoken numbers and units
     ("百分之五十", "50%"),
     ("二次报销", "二次报销"),                                        # numerals inside words stay
     ("一起去", "一起去"),
@@ -95,6 +96,8 @@ def test_typo_corrector(corrector, text, corrected, extras):
     ("劳动仲采要花钱吗", "legal.arbitration"),
     ("产架一共几天", "legal.maternity"),
     ("工会会废怎么交", "union.dues"),
+    ("老板不给家班费", "legal.overtime_pay"),    # 家 read jia (加班费), not its rare jie (不给结)
+    ("网上条解怎么申请", "legal.mediation"),      # 调解 is tiao-jie as a word, not diao-jie
 ])
 def test_typos_route_to_the_right_answer(index, text, target):
     assert route(text).target == target
@@ -150,6 +153,48 @@ def test_route_contract(index):
         assert r.target == "clarify" and 2 <= len(r.candidates) <= 3
     targets = {t for t, _ in r.candidates}
     assert targets & {"legal.dismissal", "legal.severance"}
+
+
+@pytest.mark.parametrize("text", ["工资", "假期", "公司", "老板", "工資？"])
+def test_a_bare_word_many_topics_share_is_asked_back(index, text):
+    r = route(text)
+    assert (r.target, r.decision) == ("clarify", "clarify"), r
+    assert 2 <= len(r.candidates) <= 3
+
+
+@pytest.mark.parametrize("text,target", [
+    ("会费", "union.dues"), ("加班费", "legal.overtime_pay"), ("年假", "legal.annual_leave"),
+])
+def test_a_bare_word_of_one_topic_is_still_answered(index, text, target):
+    assert route(text).target == target
+
+
+@pytest.mark.parametrize("text", ["结束居家办公", "延长居家办公", "我要延长居家办公时间", "居家办公提前结束"])
+def test_ending_or_extending_home_office_goes_to_the_flow(index, text):
+    assert route(text).target == "flow.home_office"
+
+
+@pytest.mark.parametrize("text", [
+    "猫怀孕了吃什么好", "银行卡挂失怎么弄", "工资卡丢了", "医保卡丢了怎么办", "管控区的菜怎么买",
+])
+def test_near_misses_sharing_one_topic_word_fall_back(index, text):
+    assert route(text).target == "fallback"
+
+
+@pytest.mark.parametrize("text,target", [
+    ("怀孕了公司要给我调岗", "legal.maternity"),
+    ("社区志愿者怎么报名", "home_office.volunteer"),
+    ("在么", "smalltalk.greeting"),
+    ("懂了", "smalltalk.thanks"),
+])
+def test_topic_words_in_their_own_context_still_route(index, text, target):
+    assert route(text).target == target
+
+
+def test_novel_words_are_a_feature(index):
+    known = index.scores("加班费怎么算")[2]
+    novel = index.scores("螃蟹加班费怎么算")[2]
+    assert "x:novel" not in known and "x:novel" in novel
 
 
 def test_index_is_one_per_process_and_thread_safe(index):

@@ -28,6 +28,7 @@ from bot.nlu.typo import TypoCorrector
 log = logging.getLogger(__name__)
 
 FALLBACK, CLARIFY, MENU = "fallback", "clarify", "menu"
+NOVEL = "x:novel"
 SYNONYMS_FILE = Path(__file__).with_name("synonyms.yaml")
 
 # Whole-message commands that never go through the model. Flow titles and keywords from
@@ -51,6 +52,14 @@ CLARIFY_SPREAD = 0.10   # … if it reaches this
 OOV_RATIO = 0.6         # share of the message's words never seen in any in-scope example …
 OOV_ANSWER_MIN = 0.6    # … at or above which the top score must reach this, else fallback
 BM25_WEIGHT = 0.2
+# A message that is one bare word used across many topics (工资, 假期, 公司, 老板) is not
+# answered with whichever topic happens to score highest: the bot asks back. "Broad" means the
+# word occurs in the examples and keywords of at least BROAD_MIN_TARGETS targets and no target
+# holds BROAD_TOP_SHARE of its occurrences. Unique keywords (会费, 加班费) are exact phrases and
+# never reach this rule.
+BROAD_MIN_TARGETS = 3
+BROAD_TOP_SHARE = 0.5
+BROAD_MAX_CHARS = 4
 
 _STOPWORDS = set("的 了 吗 么 呢 吧 啊 呀 是 我 你 他 她 它 们 我们 你们 在 有 和 与 就 都 也 还 要 会 "
                  "能 可以 这 那 这个 那个 一个 个 怎么 怎么办 什么 啥 咋 如何 多少 几 请问 请 问 "
@@ -90,6 +99,7 @@ class Index:
     L2, EPOCHS, LR = 1e-5, 100, 0.12
     BM25_WEIGHT = BM25_WEIGHT
     CHAR_NGRAMS = (1, 2)
+    NOVELTY = True
 
     def __init__(self, cat: faq.Catalogue):
         import jieba
@@ -137,12 +147,24 @@ class Index:
             docs.append(featurise(text))
             labels.append(FALLBACK)
             weights.append(self.OUT_OF_SCOPE_W)
+        # How many in-scope texts use each word; a word no other in-scope text uses is "novel"
+        # (leave-one-out for the in-scope texts themselves), so the model learns from both
+        # sides how much an unfamiliar word (螃蟹 in 怀孕能吃螃蟹吗, 献血 in 献血志愿者) says
+        # that a message is about something else.
+        self.word_df: dict[str, int] = {}
+        for d, lab in zip(docs, labels):
+            if lab != FALLBACK:
+                for f in {f for f in d if f.startswith("w:")}:
+                    self.word_df[f] = self.word_df.get(f, 0) + 1
+        docs = [d + self._novelty(d, own=lab != FALLBACK) if self.NOVELTY else d
+                for d, lab in zip(docs, labels)]
         self.vec = Vectoriser(docs)
         self.classes = list(cat.entries) + [FALLBACK]
         rows = [self.vec.transform(d) for d in docs]
         self.model = SoftmaxRegression(len(self.vec), self.classes, l2=self.L2).fit(
             rows, labels, sample_weight=weights, epochs=self.EPOCHS, lr=self.LR)
         self.in_scope_vocab = {f for d, lab in zip(docs, labels) if lab != FALLBACK for f in d}
+        self.word_spread = self._word_spread(cat, featurise)
 
         self.bm25_targets = list(cat.entries)
         corpus = []
@@ -228,6 +250,28 @@ class Index:
             exact[normalise(w)] = MENU
         return exact
 
+    @staticmethod
+    def _word_spread(cat: faq.Catalogue, featurise) -> dict[str, tuple[int, float]]:
+        """word → (number of FAQ/flow targets using it, share of its uses in the top one)."""
+        uses: dict[str, dict[str, int]] = {}
+        for e in cat.entries.values():
+            if e.id.startswith("smalltalk."):
+                continue
+            for text in (*e.examples, *e.keywords):
+                for f in set(featurise(text)):
+                    if f.startswith("w:"):
+                        per = uses.setdefault(f[2:], {})
+                        per[e.id] = per.get(e.id, 0) + 1
+        return {w: (len(per), max(per.values()) / sum(per.values())) for w, per in uses.items()}
+
+    def is_broad_word(self, corrected: str) -> bool:
+        """The message is one bare word that many targets share (工资, 假期, 公司)."""
+        words = self.words(corrected)
+        if len(words) != 1 or len(words[0]) > BROAD_MAX_CHARS or len(corrected.replace(" ", "")) > 6:
+            return False
+        n, top = self.word_spread.get(words[0], (0, 1.0))
+        return n >= BROAD_MIN_TARGETS and top < BROAD_TOP_SHARE
+
     def _smalltalk_words(self, cat: faq.Catalogue) -> tuple[list[str], list[str]]:
         """(greetings that may open a question, thanks that may close one)."""
         sets = {"greeting": {"你好", *self.synonyms.get("你好", [])},
@@ -266,6 +310,18 @@ class Index:
         return sum(1 for w in words if "w:" + w not in self.in_scope_vocab
                    and w not in self.known_terms) / len(words)
 
+    def _novelty(self, feats: list[str], own: bool = False) -> list[str]:
+        """One "x:novel" feature per word of the text (not synonym additions) that no (other)
+        in-scope text uses."""
+        seen = {"w:" + f[2:] for f in feats if f.startswith("s:")}
+        out = []
+        for f in feats:
+            if f.startswith("w:") and f not in seen:
+                seen.add(f)
+                if self.word_df.get(f, 0) - own <= 0:
+                    out.append(NOVEL)
+        return out
+
     def features(self, text: str, prepared=None) -> list[str]:
         corrected, extras = prepared or self.prepare(text)
         feats = ["w:" + w for w in self.words(corrected)]
@@ -301,6 +357,8 @@ class Index:
         """(blended score per target, fallback probability, features)."""
         prepared = self.prepare(text)
         feats = self.features(text, prepared)
+        if self.NOVELTY:
+            feats = feats + self._novelty(feats)
         p = self.model.proba(self.vec.transform(feats))
         probs = dict(zip(self.classes, p.tolist()))
         p_fallback = probs.pop(FALLBACK)
@@ -330,9 +388,14 @@ class Index:
         blended, p_fallback, feats = self.scores(question)
         ranked = sorted(blended.items(), key=lambda kv: -kv[1])
         candidates = [(t, round(s, 4)) for t, s in ranked[:3]]
-        if not any(f in self.in_scope_vocab for f in feats):
+        if not any(f in self.in_scope_vocab for f in feats if f != NOVEL):
             return Route(FALLBACK, round(p_fallback, 4), candidates, "fallback")
-        unseen = self.unseen_share(self.prepare(question)[0])
+        corrected = self.prepare(question)[0]
+        if self.is_broad_word(corrected):
+            options = [(t, s) for t, s in candidates if s >= 0.02]
+            if len(options) >= 2:
+                return Route(CLARIFY, round(ranked[0][1], 4), options, "clarify")
+        unseen = self.unseen_share(corrected)
         return _decide(ranked, p_fallback, candidates, unseen)
 
 

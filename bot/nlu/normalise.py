@@ -102,8 +102,14 @@ def _percent(match: re.Match) -> str:
     return f"{int(value) if float(value).is_integer() else value}%"
 
 
+# Spoken forms of numbers and units: 俩月 → 两月, 仨 → 三, 十个钟头 → 十个小时.
+_SPOKEN = str.maketrans({"俩": "两", "仨": "三"})
+_SPOKEN_UNITS_RE = re.compile(r"钟头")
+
+
 def numerals_to_digits(text: str) -> str:
     """三个月 → 3个月, 百分之五十 → 50%, 十二个小时 → 12个小时; other numerals untouched."""
+    text = _SPOKEN_UNITS_RE.sub("小时", text.translate(_SPOKEN))
     text = _PERCENT_RE.sub(_percent, text)
     return _NUMERAL_RE.sub(_numeral, text)
 

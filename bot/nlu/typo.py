@@ -41,6 +41,14 @@ def readings(char: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_fuzzy(r) for r in got[0]))[:3]
 
 
+@lru_cache(maxsize=20000)
+def word_key(word: str) -> str:
+    """The fuzzy reading of a word as a word: pypinyin's phrase dictionary picks the heteronym
+    the word uses (调解 tiao-jie, not diao-jie; 会计 kuai-ji, not hui-ji)."""
+    got = pinyin(word, style=Style.NORMAL, errors="ignore")
+    return " ".join(_fuzzy(r[0]) for r in got) if len(got) == len(word) else ""
+
+
 def keys(word: str) -> list[str]:
     per_char = [readings(c) for c in word]
     if not all(per_char):
@@ -70,21 +78,41 @@ class TypoCorrector:
         self.priority = {t: p for t, p in terms.items() if t in self.terms}
         best: dict[str, tuple[float, str]] = {}
         for term in self.terms:
-            # Only the first (most common) reading of a term, so 会计 does not become kuai-ji
-            # and hui-ji at once.
-            for k in keys(term)[:1]:
+            # Only one reading of a term, the one the word uses, so 会计 does not become
+            # kuai-ji and hui-ji at once.
+            for k in [word_key(term) or (keys(term) or [""])[0]]:
+                if not k:
+                    continue
                 if k not in best or terms[term] > best[k][0]:
                     best[k] = (terms[term], term)
         self.index = {k: t for k, (_, t) in best.items()}
 
     def _match(self, window: str) -> str | None:
         """The known term the window sounds like, if it outranks the window itself."""
+        found = self._match_reading(window)
+        return found[0] if found else None
+
+    def _match_reading(self, window: str) -> tuple[str, bool] | None:
+        """(term, whether the window's usual reading matched rather than a rare heteronym one)."""
         own = self.priority.get(window, 0.0)
-        for k in keys(window):
+        for n, k in enumerate(keys(window)):
             term = self.index.get(k)
             if term and term != window and self.priority[term] > own:
-                return term
+                return term, n == 0
         return None
+
+    def _usual_reading_match_inside(self, run: str, start: int, end: int, cuts: set[int]) -> bool:
+        """Whether a window starting in run[start:end] sounds like a term on its usual reading
+        (不给家班费: 家班费 → 加班费 on jia, so 不给家 must not become 不给结 on the rare jie)."""
+        for j in range(start, end):
+            for length in range(min(MAX_LEN, len(run) - j), MIN_LEN - 1, -1):
+                window = run[j:j + length]
+                if j in cuts or (j + length) in cuts or window in self.terms:
+                    continue
+                found = self._match_reading(window)
+                if found and found[1]:
+                    return True
+        return False
 
     def correct(self, text: str) -> tuple[str, list[str]]:
         """(text with confident corrections applied, extra terms for ambiguous ones)."""
@@ -129,7 +157,11 @@ class TypoCorrector:
                 window = run[i:i + length]
                 if i in cuts or (i + length) in cuts:
                     continue
-                term = self._match(window)
+                found = self._match_reading(window)
+                term = found[0] if found else None
+                if (found and not found[1] and not (window in self.terms or self.is_word(window))
+                        and self._usual_reading_match_inside(run, i + 1, i + length, cuts)):
+                    term = None
                 if window in self.terms or self.is_word(window):
                     # a real word: keep it, and offer the domain term it sounds like as well
                     # (公会 → also 工会, 工商 → also 工伤)
