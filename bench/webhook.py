@@ -740,9 +740,10 @@ def time_parts(app, run) -> dict[str, list]:
     parts = [
         (wh, "decrypt", "  decrypt (AES, safe mode)"),
         (wh, "parse", "  parse (xmltodict + wechatpy.parse_message)"),
+        (wh, "prepare", "  prepare: route free text before the lock"),
         (wh, "handle", "  handle: one DB transaction (write lock held)"),
         (wh, "load_worker", "    load_worker (SELECT … FOR UPDATE, flush)"),
-        (bot.nlu, "route", "      nlu route (router / matcher)"),
+        (bot.nlu, "route", "      nlu route (router / matcher; in prepare, or here)"),
         (bot.faq, "_version", "      FAQ change check (glob + stat per call)"),
         (wh, "render", "    render reply XML"),
         (Session, "flush", "    Session.flush (all, incl. inside commit)"),
@@ -757,8 +758,8 @@ def time_parts(app, run) -> dict[str, list]:
         stack.enter_context(mock.patch.dict(app.view_functions, {
             "wechat.receive": timed(VIEW_LABEL, app.view_functions["wechat.receive"])}))
         run()
-    order = [VIEW_LABEL] + [label for _, _, label in parts[:4]] + ["    dispatcher → handlers (dialog, answers)"] + \
-        [label for _, _, label in parts[4:]]
+    order = [VIEW_LABEL] + [label for _, _, label in parts[:5]] + ["    dispatcher → handlers (dialog, answers)"] + \
+        [label for _, _, label in parts[5:]]
     return {label: timers[label] for label in order if label in timers}
 
 

@@ -5,9 +5,14 @@ the small conversation context (pending choices, the answer awaiting a vote, fur
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, NamedTuple
+
 from bot import faq, texts
 from bot.flows.steps import clean, number
 from bot.models import FeedbackVote, RouteLog
+
+if TYPE_CHECKING:
+    from bot.nlu import Route
 
 MORE_WORDS = {"n", "更多", "查看更多", "下一页", "继续看", "more"}
 
@@ -26,16 +31,48 @@ def respond(engine, text: str) -> str:
         return vote(engine, context["feedback"], helpful=(n == 1))
     from bot.services import legal_aid
 
-    if shortcut := legal_aid.shortcut(text):  # 我的预约 / 取消预约: the router would start a new booking
+    pre = prepared_for(engine, text)
+    shortcut = pre.shortcut if pre is not None else legal_aid.shortcut(text)
+    if shortcut:  # 我的预约 / 取消预约: the router would start a new booking
         engine.set_context(choices=None, feedback=None, more=None)
         return goto(engine, shortcut)
     return routed(engine, text)
 
 
-def routed(engine, text: str) -> str:
-    from bot.nlu import route  # the index loads once per process, on first use
+class Prepared(NamedTuple):
+    """What a text message alone decides, worked out before the write transaction (no database: the
+    text and this process's FAQ index). The webhook hands it to the dialog engine; it is used only
+    for this same text and only where the dialog state sends the text (a flow step, a global command
+    or a numbered choice never looks at the route)."""
 
-    result = route(text)
+    text: str
+    traditional: bool  # the worker writes Traditional Chinese: reply in kind
+    shortcut: str | None  # 我的预约 / 取消预约 → a legal_aid target
+    route: Route | None  # the router's decision; None for global commands and shortcuts
+
+
+def prepare(text: str | None) -> Prepared | None:
+    from bot.dialog import command_of
+    from bot.nlu import is_traditional, route  # the index loads once per process, on first use
+    from bot.services import legal_aid
+
+    if not text:
+        return None
+    command = command_of(text)
+    shortcut = None if command else legal_aid.shortcut(text)
+    return Prepared(text, is_traditional(text), shortcut, None if command or shortcut else route(text))
+
+
+def prepared_for(engine, text: str) -> Prepared | None:
+    pre = getattr(engine, "prepared", None)
+    return pre if pre is not None and pre.text == text else None
+
+
+def routed(engine, text: str) -> str:
+    from bot.nlu import route
+
+    pre = prepared_for(engine, text)
+    result = pre.route if pre is not None and pre.route is not None else route(text)
     engine.set_context(choices=None, feedback=None, more=None, unhelpful=None)
     if result.target in ("clarify", "fallback"):
         engine.session.add(RouteLog(worker_id=engine.worker.id, text=text[:2000], decision=result.target,

@@ -9,7 +9,7 @@ import re
 import unicodedata
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from bot import texts
 from bot.clock import aware, now
@@ -29,6 +29,8 @@ COMMANDS = {
     **dict.fromkeys(["结束人工", "結束人工", "返回机器人", "返回機器人"], "end_handoff"),
 }
 MAX_FAILURES = 3
+# Built once (SQLAlchemy memoizes its cache key); loading the row is on every message's path.
+DIALOG_FOR_UPDATE = select(Dialog).where(Dialog.worker_id == bindparam("worker_id")).with_for_update()
 
 
 def command_of(text: str) -> str | None:
@@ -46,15 +48,17 @@ class FlowRun:
 
 
 class DialogEngine:
-    def __init__(self, session, worker, config: dict):
+    def __init__(self, session, worker, config: dict, prepared=None):
         self.session, self.worker, self.config = session, worker, config
+        # answers.Prepared for the message's text, worked out before the write lock (the route,
+        # script, shortcut); bot.answers uses it for that same text instead of redoing it here.
+        self.prepared = prepared
         self.row = self._load()
         self.notice = self._expire()
 
     # -- storage -------------------------------------------------------------------------
     def _load(self) -> Dialog:
-        query = select(Dialog).where(Dialog.worker_id == self.worker.id).with_for_update()
-        row = self.session.scalars(query).first()
+        row = self.session.scalars(DIALOG_FOR_UPDATE, {"worker_id": self.worker.id}).first()
         if row is None:
             row = Dialog(worker_id=self.worker.id, slots={}, context={}, failures=0)
             self.session.add(row)

@@ -1,8 +1,15 @@
 """Database engine set-up: SQLite in WAL mode with a busy timeout and write-locking transactions."""
 from __future__ import annotations
 
+import fcntl
+import logging
+import os
+import threading
+import time
+
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
@@ -12,9 +19,10 @@ def configure_engine(engine: Engine) -> None:
 
     SQLite allows one writer at a time. A unit of work that will write (an inbound message, an
     outbox run) calls write_transaction() first, so its transaction starts with BEGIN IMMEDIATE:
-    the write lock is taken up front and a second process waits (busy timeout) instead of failing
-    half-way with "database is locked". Other transactions start deferred, so readers (the
-    dashboard, tests) never hold the write lock. SQLAlchemy's documented recipe for pysqlite.
+    the write lock is taken up front and a second process waits (in the writer queue, see
+    write_transaction, then the busy timeout) instead of failing half-way with "database is locked".
+    Other transactions start deferred, so readers (the dashboard, tests) never hold the write lock.
+    SQLAlchemy's documented recipe for pysqlite.
     """
     if engine.dialect.name != "sqlite":
         return
@@ -39,12 +47,83 @@ def configure_engine(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+log = logging.getLogger(__name__)
 WRITE_OPTION = "union_write_lock"
+WRITER_QUEUE = "union_writer_queue"  # Session.info key: the lock file descriptor this session holds
+_thread = threading.local()  # .queued: this thread holds a turn (a second session of it must not wait on itself)
 
 
 def write_transaction(session) -> None:
     """Start the session's transaction as a writer (BEGIN IMMEDIATE on SQLite; a no-op elsewhere,
-    where row locks taken with SELECT … FOR UPDATE do the serialising)."""
+    where row locks taken with SELECT … FOR UPDATE do the serialising).
+
+    On a SQLite file, writers first queue on an flock of `<database>-writer.lock`; the turn ends with
+    the session's transaction (commit, rollback or close). BEGIN IMMEDIATE still takes the write
+    lock and still guarantees one writer at a time; the queue only changes how writers wait. SQLite's
+    busy handler polls with sleeps that grow to 100 ms, so under load a waiting worker sleeps while
+    the other one takes the lock again and again; the kernel wakes a waiter on flock the moment the
+    lock is released.
+    """
     session = session() if callable(session) else session  # Flask-SQLAlchemy's scoped_session
-    if not session.in_transaction():
+    if session.in_transaction():
+        return
+    path = _queue_path(session)
+    if path and not getattr(_thread, "queued", False):
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:
+            log.warning("no writer queue (%s): waiting in SQLite's busy handler", path, exc_info=True)
+            fd = None
+        if fd is not None and _wait_for_turn(fd):
+            session.info[WRITER_QUEUE] = fd
+            _thread.queued = True
+        elif fd is not None:
+            os.close(fd)
+    try:
         session.connection(execution_options={WRITE_OPTION: True})
+    except BaseException:
+        if not session.in_transaction():
+            _leave_queue(session)
+        raise
+
+
+def _wait_for_turn(fd: int) -> bool:
+    """flock with a deadline (hand-written: flock has no timeout). A writer that never ends its
+    transaction must not hang the others for ever: after the busy timeout we stop queueing and
+    let SQLite's busy handler decide, as without the queue."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                log.warning("writer queue wait exceeded %d ms; falling back to SQLite's busy handler",
+                            SQLITE_BUSY_TIMEOUT_MS)
+                return False
+            time.sleep(0.0002)
+        except BaseException:
+            os.close(fd)
+            raise
+
+
+def _queue_path(session) -> str | None:
+    url = session.get_bind().url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:") or \
+            str(url.database).startswith("file:"):
+        return None
+    return url.database + "-writer.lock"
+
+
+def _leave_queue(session) -> None:
+    fd = session.info.pop(WRITER_QUEUE, None)
+    if fd is not None:
+        _thread.queued = False
+        os.close(fd)  # closing the descriptor releases the flock
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session, transaction) -> None:
+    """The writer's turn ends when its session's outermost transaction has committed or rolled back."""
+    if transaction.parent is None and WRITER_QUEUE in session.info:
+        _leave_queue(session)

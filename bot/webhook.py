@@ -9,11 +9,12 @@ import logging
 import re
 import struct
 import time
+from datetime import timedelta
 from functools import cache
 
 import xmltodict
 from flask import Blueprint, abort, current_app, request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from wechatpy import parse_message
@@ -22,8 +23,8 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.replies import BaseReply, EmptyReply, TextReply
 from wechatpy.utils import check_signature
 
-from bot import texts
-from bot.clock import now
+from bot import answers, texts
+from bot.clock import aware, now
 from bot.dialog import DialogEngine
 from bot.dispatch import Ctx, Dispatcher
 from bot.extensions import db
@@ -37,6 +38,11 @@ CDATA = re.compile(r"<!\[CDATA\[.*?\]\]>", re.S)
 DTD = re.compile(r"<!\s*(DOCTYPE|ENTITY|ELEMENT|ATTLIST)", re.I)
 TEXT_LIMIT_BYTES = 2000  # WeChat refuses passive text replies over 2048 bytes
 RETRIES = 3
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)  # Worker.last_seen_at is kept to the minute
+# Built once and reused with parameters: SQLAlchemy memoizes a statement's cache key, so a query
+# built per message costs about twice as much (and it runs while the write lock is held).
+STORED_REPLY = select(Message.reply_xml).where(Message.dedupe_key == bindparam("key"))
+WORKER_FOR_UPDATE = select(Worker).where(Worker.openid == bindparam("openid")).with_for_update()
 
 
 @cache
@@ -73,7 +79,7 @@ def receive():
     if encrypted:
         xml = decrypt(xml, args.get("msg_signature", ""), timestamp, nonce)
     msg = parse(xml)
-    reply_xml = handle(msg)
+    reply_xml = handle(msg, prepare(msg))
     if not reply_xml:
         return "success", 200, {"Content-Type": "text/plain"}
     if encrypted:
@@ -156,16 +162,17 @@ def describe(msg) -> tuple[str, str]:
     return msg.type, content or f"[{msg.type}]"
 
 
-def handle(msg) -> str:
+def handle(msg, prepared=None) -> str:
     """Exactly once per MsgId: one transaction, behind the unique dedupe key; retries replay the reply."""
     key = dedupe_key(msg)
     for attempt in range(RETRIES):
         try:
             write_transaction(db.session)
-            stored = db.session.scalars(select(Message.reply_xml).where(Message.dedupe_key == key)).first()
+            stored = db.session.scalars(STORED_REPLY, {"key": key}).first()
             if stored is not None:
+                db.session.rollback()  # nothing to write: give up the write lock now, not at teardown
                 return stored
-            reply_xml = process(msg, key)
+            reply_xml = process(msg, key, prepared)
             db.session.commit()
             return reply_xml
         except (IntegrityError, StaleDataError, OperationalError) as exc:
@@ -178,13 +185,28 @@ def handle(msg) -> str:
     return render(TextReply(content=texts.SYSTEM_BUSY), msg)
 
 
-def process(msg, key: str) -> str:
+def prepare(msg):
+    """Work that needs no lock, done before BEGIN IMMEDIATE: routing free text (answers.prepare).
+    If it fails, None: the same work then runs, and fails, inside the transaction as before."""
+    if msg.type != "text":
+        return None
+    try:
+        return answers.prepare(msg.content)
+    except Exception:
+        log.exception("routing %r ahead of the transaction failed", (msg.content or "")[:40])
+        return None
+
+
+def process(msg, key: str, prepared=None) -> str:
     worker = load_worker(msg.source)
+    ctx = Ctx(worker=worker, session=db.session, dialog=DialogEngine(db.session, worker, current_app.config, prepared),
+              config=current_app.config)
     kind, content = describe(msg)
     inbound = Message(worker_id=worker.id, direction="in", kind=kind, content=content[:4000], dedupe_key=key)
-    db.session.add(inbound)  # the unique key is the backstop; the SELECT in handle() answers retries
-    ctx = Ctx(worker=worker, session=db.session, dialog=DialogEngine(db.session, worker, current_app.config),
-              config=current_app.config)
+    # Added after the worker and dialog rows are loaded, so in the common case it is INSERTed once, at
+    # commit, with its reply_xml (a handler that queries flushes it earlier, e.g. for a transcript).
+    # The unique key is the backstop; the SELECT in handle() answers retries.
+    db.session.add(inbound)
     reply = dispatcher()(msg, ctx)
     reply_xml = render(reply, msg)
     inbound.reply_xml = reply_xml
@@ -195,12 +217,15 @@ def process(msg, key: str) -> str:
 
 
 def load_worker(openid: str) -> Worker:
-    worker = db.session.scalars(select(Worker).where(Worker.openid == openid).with_for_update()).first()
+    worker = db.session.scalars(WORKER_FOR_UPDATE, {"openid": openid}).first()
     if worker is None:
         worker = Worker(openid=openid, subscribed=True)
         db.session.add(worker)
         db.session.flush()
-    worker.last_seen_at = now()
+    # To the minute: an UPDATE of the worker row for every message would only move this by seconds.
+    t, seen = now(), aware(worker.last_seen_at)
+    if seen is None or not timedelta(0) <= t - seen < LAST_SEEN_RESOLUTION:
+        worker.last_seen_at = t
     return worker
 
 
