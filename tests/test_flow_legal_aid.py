@@ -275,3 +275,63 @@ def test_slots_command_reports_a_bad_schedule(runner, tmp_path):
     result = runner.invoke(args=["legal-aid", "slots", "--schedule", str(schedule)])
     assert result.exit_code != 0 and "entry 1" in result.output
 
+
+
+# -- validation, global commands, resume, expiry, duplicates (transcripts) --------------------------
+
+@pytest.mark.parametrize("facts,hint", [("欠", "太短"), ("工" * 301, "300字以内")])
+def test_a_description_too_short_or_too_long_is_reasked(chat, clock, add_slot, facts, hint):
+    clock.set(NOW)
+    add_slot("2022-05-24 14:00")
+    chat.expect(("法律援助", "哪类问题"), ("1", "描述情况"))
+    assert hint in chat.say(facts)
+    assert chat.state == ("legal_aid", "facts")
+
+
+@pytest.mark.parametrize("phone", ["1381234567", "12345678901", "电话是多少", "+1 415 555 0100"])
+def test_a_bad_phone_is_reasked_with_an_example(chat, clock, add_slot, phone):
+    clock.set(NOW)
+    add_slot("2022-05-24 14:00")
+    chat.expect(("法律援助", "哪类问题"), ("1", "描述情况"), ("三个月没发工资了", "请选择"), ("1", "手机号"))
+    assert "例如：13812345678" in chat.say(phone)
+    assert chat.state == ("legal_aid", "phone")
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 4, 5])
+def test_cancel_in_every_step_books_nothing(chat, db_session, clock, add_slot, steps):
+    clock.set(NOW)
+    add_slot("2022-05-24 14:00")
+    answers = ["法律援助", "1", "三个月没发工资了", "1", "13812345678"][:steps]
+    for text in answers:
+        chat.say(text)
+    assert "已取消" in chat.say("取消")
+    assert chat.state is None and bookings(db_session) == []
+
+
+def test_menu_pauses_and_continue_resumes_at_the_same_step(chat, clock, add_slot):
+    clock.set(NOW)
+    add_slot("2022-05-24 14:00")
+    chat.expect(("法律援助", "哪类问题"), ("1", "描述情况"), ("三个月没发工资了", "请选择"))
+    assert "继续" in chat.say("菜单")
+    assert "1. 5月24日" in chat.say("继续")
+    chat.expect(("1", "手机号"))
+
+
+def test_an_idle_booking_expires_with_a_notice(chat, db_session, clock, add_slot):
+    clock.set(NOW)
+    add_slot("2022-05-24 14:00")
+    to_confirm(chat)
+    clock.advance(hours=2)
+    reply = chat.say("1")
+    assert "长时间没有回复" in reply and "预约法律援助" in reply
+    assert bookings(db_session) == [] and chat.state is None
+
+
+def test_a_confirmation_delivered_twice_books_once(chat, db_session, clock, add_slot):
+    clock.set(NOW)
+    add_slot("2022-05-24 14:00")
+    to_confirm(chat)
+    xml = chat.sim.xml("text", {"Content": "1"}, msg_id=555000111)
+    first, again = (chat.sim.reply_of(chat.sim.post(xml)) for _ in range(2))
+    assert first == again and "预约成功" in first
+    assert len(bookings(db_session)) == 1
