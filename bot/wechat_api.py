@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app
+from sqlalchemy.exc import IntegrityError
 from wechatpy import WeChatClient
 from wechatpy.session import SessionStorage
 
@@ -27,9 +28,19 @@ class DatabaseStorage(SessionStorage):
         return row.value
 
     def set(self, key, value, ttl=None):
-        row = db.session.get(KeyValue, key) or KeyValue(key=key)
-        row.value, row.expires_at = str(value), now() + timedelta(seconds=ttl) if ttl else None
-        db.session.add(row)
+        value, expires_at = str(value), now() + timedelta(seconds=ttl) if ttl else None
+        row = db.session.get(KeyValue, key)
+        if row is None:
+            # Two senders may fetch a token at once. On SQLite the write lock keeps them apart; on
+            # PostgreSQL the second INSERT waits for the first and then violates the primary key:
+            # in a savepoint, so only the INSERT is undone and the newer token overwrites the row.
+            try:
+                with db.session.begin_nested():
+                    db.session.add(KeyValue(key=key, value=value, expires_at=expires_at))
+                return
+            except IntegrityError:
+                row = db.session.get(KeyValue, key)
+        row.value, row.expires_at = value, expires_at
         db.session.flush()
 
     def delete(self, key):

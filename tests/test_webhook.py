@@ -181,7 +181,8 @@ def test_encrypted_message_without_a_configured_key_is_refused(make_app):
     "<xml><MsgType><a>1</a></MsgType><FromUserName>o</FromUserName><ToUserName>g</ToUserName></xml>",
     text_xml().replace("<MsgId>1001</MsgId>", "<MsgId>abc</MsgId>"),         # MsgId not a number
     text_xml().replace(str(int(time.time())), "yesterday"),                  # CreateTime not a number
-])
+], ids=["malformed", "wrong-root", "no-msgtype", "empty", "bad-utf8", "msgtype-not-text", "msgid-nan",
+        "createtime-nan"])  # fixed ids: the bodies hold the time, and xdist workers must collect alike
 def test_malformed_input_is_a_4xx_never_a_5xx(app, body):
     resp = post(app.test_client(), body)
     assert 400 <= resp.status_code < 500
