@@ -309,3 +309,13 @@ def test_parsers_only_ever_raise_invalid(name, text):
 @example(text="᧚")
 def test_number_never_raises(text):
     assert steps.number(text) is None or isinstance(steps.number(text), int)
+
+
+@pytest.mark.parametrize("text,today,expected", [
+    ("1月5日", date(2022, 12, 20), date(2023, 1, 5)),     # in December, early January is next year
+    ("12月28日", date(2023, 1, 3), date(2022, 12, 28)),   # in January, late December was last year
+    ("5月30日", date(2022, 11, 24), date(2022, 5, 30)),   # otherwise this year
+    ("2月29日", date(2023, 12, 20), date(2024, 2, 29)),   # only years where the day exists
+])
+def test_a_date_without_a_year_across_the_turn_of_the_year(text, today, expected):
+    assert steps.parse_date_phrase(text, today) == expected

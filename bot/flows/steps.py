@@ -217,6 +217,16 @@ RELATIVE_DAYS = {"今天": 0, "今日": 0, "明天": 1, "明日": 1, "后天": 2
 DATE_HINT = "请输入日期，例如：明天、5月23日、2022-05-23"
 
 
+def nearest_year(candidates: list[date], today: date) -> date:
+    """A month and day without a year mean this year, except across the turn of the year: in
+    December 1月5日 is next January, in January 12月28日 was last December (within ~3 months)."""
+    this_year = [d for d in candidates if d.year == today.year]
+    near = [d for d in candidates if abs((d - today).days) <= 92]
+    if this_year and (abs((this_year[0] - today).days) <= 183 or not near):
+        return this_year[0]
+    return min(near or candidates, key=lambda d: abs((d - today).days))
+
+
 def parse_date_phrase(text: str, today: date) -> date:
     """Chinese date phrases → date. Hand-written: no maintained library reads 下周一 / 5月23日."""
     t = re.sub(r"\s", "", simple(text))
@@ -239,11 +249,15 @@ def parse_date_phrase(text: str, today: date) -> date:
     m = (re.fullmatch(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})[日号]?", t)
          or re.fullmatch(r"()(\d{1,2})[-/.月](\d{1,2})[日号]?", t))
     if m:
-        year = int(m.group(1)) if m.group(1) else today.year
-        try:
-            return date(year, int(m.group(2)), int(m.group(3)))
-        except ValueError:
-            pass
+        years = [int(m.group(1))] if m.group(1) else [today.year - 1, today.year, today.year + 1]
+        candidates = []
+        for year in years:
+            try:
+                candidates.append(date(year, int(m.group(2)), int(m.group(3))))
+            except ValueError:
+                pass
+        if candidates:
+            return nearest_year(candidates, today)
     m = re.fullmatch(r"(\d{1,2})[日号]", t)  # 23号: this month
     if m:
         try:
