@@ -36,7 +36,6 @@ import resource
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -395,22 +394,38 @@ def prepare_bot_db(work: Path, env: dict) -> dict:
     return status
 
 
-def db_stats(db_path: Path, first_id: int, last_id: int) -> dict:
-    conn = sqlite3.connect(db_path)
+def fresh_database(server_url: str, name: str) -> str:
+    """--database-url (PostgreSQL): a new, empty database per bot case on that server."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def db_stats(url: str, first_id: int, last_id: int) -> dict:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
     try:
-        q = lambda sql, *a: conn.execute(sql, a).fetchone()[0]  # noqa: E731
-        return {
-            "inbound": q("SELECT count(*) FROM message WHERE direction = 'in'"),
-            "outbound": q("SELECT count(*) FROM message WHERE direction = 'out'"),
-            "workers": q("SELECT count(*) FROM worker"),
-            "measured_inbound": q("SELECT count(*) FROM message WHERE direction = 'in' AND dedupe_key BETWEEN ? AND ?",
-                                  f"msg:{first_id}", f"msg:{last_id}"),
-            "measured_without_reply": q("SELECT count(*) FROM message WHERE direction = 'in' AND dedupe_key "
-                                        "BETWEEN ? AND ? AND coalesce(reply_xml, '') = ''",
-                                        f"msg:{first_id}", f"msg:{last_id}"),
-        }
+        with engine.connect() as conn:
+            q = lambda sql, **a: conn.execute(text(sql), a).scalar()  # noqa: E731
+            keys = {"lo": f"msg:{first_id}", "hi": f"msg:{last_id}"}
+            return {
+                "inbound": q("SELECT count(*) FROM message WHERE direction = 'in'"),
+                "outbound": q("SELECT count(*) FROM message WHERE direction = 'out'"),
+                "workers": q("SELECT count(*) FROM worker"),
+                "measured_inbound": q("SELECT count(*) FROM message WHERE direction = 'in' AND dedupe_key "
+                                      "BETWEEN :lo AND :hi", **keys),
+                "measured_without_reply": q("SELECT count(*) FROM message WHERE direction = 'in' AND dedupe_key "
+                                            "BETWEEN :lo AND :hi AND coalesce(reply_xml, '') = ''", **keys),
+            }
     finally:
-        conn.close()
+        engine.dispose()
 
 
 def prime(port: int, factory: RequestFactory, safe: bool, first_id: int, count: int) -> None:
@@ -455,7 +470,8 @@ def run_case(case: Case, args, factory: RequestFactory, base_env: dict, aes_key:
     db_status = None
     if case.bot:
         db_path = work / "bot.sqlite"
-        env["DATABASE_URL"] = f"sqlite:///{db_path}"
+        env["DATABASE_URL"] = fresh_database(args.database_url, f"bench_{case.name}_{case.round_no}".replace("-", "_")) \
+            if args.database_url else f"sqlite:///{db_path}"
         log(f"[{case.name}] fresh database, migrate + FAQ check …")
         db_status = prepare_bot_db(work, env)
         server = Server(case.name, "app:create_app()", env, args.workers, work / "gunicorn.log")
@@ -496,7 +512,7 @@ def run_case(case: Case, args, factory: RequestFactory, base_env: dict, aes_key:
             prebuilt=count, samples=samples, warmup=warm,
         )
         if case.bot:
-            result["db"] = db_stats(work / "bot.sqlite", first, first + count - 1)
+            result["db"] = db_stats(env["DATABASE_URL"], first, first + count - 1)
             result["db"]["setup"] = db_status
             answered = min(result["requests"], count)
             # Requests answered during the run but not stored were rolled back (the bot replied
@@ -893,6 +909,8 @@ def main(argv=None) -> int:
     p.add_argument("--wrk", help="path to wrk (default: from PATH)")
     p.add_argument("--json", default=str(RESULTS), help=f"results file ({RESULTS.relative_to(ROOT)})")
     p.add_argument("--keep-temp", action="store_true", help="keep databases, request files and server logs")
+    p.add_argument("--database-url", default="",
+                   help="run the bot on this PostgreSQL server (a fresh database per case) instead of SQLite")
     p.add_argument("--profile", type=int, metavar="N", help="instead of the load test: cProfile N bot requests")
     p.add_argument("--profile-mode", choices=("plain", "safe"), default="plain")
     p.add_argument("--profile-top", type=int, default=25)
