@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -180,3 +181,23 @@ def wechat_api(httpserver):
 @pytest.fixture
 def api_app(make_app, wechat_api):
     return make_app(WECHAT_API_BASE_URL=wechat_api.url_for("/cgi-bin/"), WECHAT_APP_SECRET="secret")
+
+
+def run_together(n: int, body) -> list:
+    """body(i) in n threads released at once by a barrier; results in order, first failure re-raised."""
+    barrier, results, errors = threading.Barrier(n), [None] * n, []
+
+    def target(i):
+        try:
+            barrier.wait(timeout=30)
+            results[i] = body(i)
+        except BaseException as exc:  # noqa: BLE001 – re-raised in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
+    [t.start() for t in threads]
+    [t.join(timeout=60) for t in threads]
+    assert not any(t.is_alive() for t in threads), "a thread hung"
+    if errors:
+        raise errors[0]
+    return results

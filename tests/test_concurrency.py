@@ -15,6 +15,7 @@ from bot.models import Consent, Dialog, MembershipApplication, Message, Worker
 from bot.services import crypto
 from bot.simulator import WeChatSim
 from tests.test_flow_membership import with_check_digit
+from tests.conftest import run_together
 
 WORKERS = 50
 SURNAMES = "赵钱孙李周吴郑王冯陈"
@@ -53,24 +54,6 @@ def answers(p: dict, i: int) -> list[str]:
             str(i % 16 + 1), str(i % 10 + 1)]
 
 
-def run_workers(n, body):
-    """Run body(i) in n threads started together; re-raise the first failure."""
-    errors: list[BaseException] = []
-
-    def target(i):
-        try:
-            body(i)
-        except BaseException as exc:  # noqa: BLE001 – re-raised below, in the test's thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
-    [t.start() for t in threads]
-    [t.join(timeout=60) for t in threads]
-    assert not any(t.is_alive() for t in threads), "a worker hung"
-    if errors:
-        raise errors[0]
-
-
 def test_fifty_workers_apply_at_once(app, server):
     people = [person(i) for i in range(WORKERS)]
     replies: dict[str, list[str]] = {}
@@ -85,7 +68,7 @@ def test_fifty_workers_apply_at_once(app, server):
         said.append(sim.say("提交"))
         replies[p["openid"]] = said
 
-    run_workers(WORKERS, apply)
+    run_together(WORKERS, apply)
     assert time.monotonic() - began < 60
 
     for i, p in enumerate(people):
@@ -125,7 +108,7 @@ def test_workers_submitting_one_id_number_at_once_get_one_application(app, serve
         ready.wait()  # all at the confirmation with the same (still unused) ID number
         final[p["openid"]] = sim.say("提交")
 
-    run_workers(n, apply)
+    run_together(n, apply)
     winners = [o for o, reply in final.items() if "已提交" in reply]
     refused = [o for o, reply in final.items() if "已经提交过入会申请" in reply]
     assert len(winners) == 1 and len(refused) == n - 1, final

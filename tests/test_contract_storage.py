@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -33,7 +32,7 @@ from bot.extensions import db
 from bot.models import Dialog, Message, Outbox, Worker
 from bot.simulator import WeChatSim
 from bot.wechat_api import client as api_client
-from tests.conftest import APP_ID, Chat
+from tests.conftest import APP_ID, Chat, run_together
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
 BACKENDS = [
@@ -96,26 +95,6 @@ def backend(request, tmp_path, template_db):
 def contract_app(backend):
     backend.migrate()
     return backend.app()
-
-
-def run_together(n: int, body) -> list:
-    """body(i) in n threads released at once by a barrier; results in order, first failure re-raised."""
-    barrier, results, errors = threading.Barrier(n), [None] * n, []
-
-    def target(i):
-        try:
-            barrier.wait(timeout=30)
-            results[i] = body(i)
-        except BaseException as exc:  # noqa: BLE001 – re-raised in the test's thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
-    [t.start() for t in threads]
-    [t.join(timeout=60) for t in threads]
-    assert not any(t.is_alive() for t in threads), "a thread hung"
-    if errors:
-        raise errors[0]
-    return results
 
 
 @contextmanager
