@@ -13,9 +13,10 @@ from requests import RequestException
 from sqlalchemy import or_, select
 from wechatpy.exceptions import WeChatClientException
 
+from bot import message_log
 from bot.clock import aware, now
 from bot.extensions import db
-from bot.models import Message, Outbox, Worker
+from bot.models import Outbox, Worker
 from bot.storage import write_transaction
 
 log = logging.getLogger(__name__)
@@ -79,8 +80,8 @@ def deliver(api, row: Outbox, worker: Worker) -> str:
         return "retry"
     row.status, row.sent_at, row.last_error = "sent", now(), None
     row.wechat_msg_id = str(result.get("msgid") or "") or None
-    db.session.add(Message(worker_id=worker.id, direction="out", kind=f"outbox:{row.kind}",
-                           content=row.payload.get("content") or row.payload.get("template_id", "")))
+    message_log.record(db.session, worker.id, "out", f"outbox:{row.kind}",
+                       row.payload.get("content") or row.payload.get("template_id", ""))
     return "sent"
 
 

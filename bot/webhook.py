@@ -14,7 +14,7 @@ from functools import cache
 
 import xmltodict
 from flask import Blueprint, abort, current_app, request
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from wechatpy import parse_message
@@ -23,7 +23,7 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.replies import BaseReply, EmptyReply, TextReply
 from wechatpy.utils import check_signature
 
-from bot import answers, texts
+from bot import answers, message_log, texts
 from bot.clock import aware, now
 from bot.dialog import DialogEngine
 from bot.dispatch import Ctx, Dispatcher
@@ -42,6 +42,8 @@ LAST_SEEN_RESOLUTION = timedelta(minutes=1)  # Worker.last_seen_at is kept to th
 # Built once and reused with parameters: SQLAlchemy memoizes a statement's cache key, so a query
 # built per message costs about twice as much (and it runs while the write lock is held).
 STORED_REPLY = select(Message.reply_xml).where(Message.dedupe_key == bindparam("key"))
+SET_REPLY = update(Message).where(Message.dedupe_key == bindparam("key")).values(
+    reply_xml=bindparam("xml")).execution_options(synchronize_session=False)
 WORKER_FOR_UPDATE = select(Worker).where(Worker.openid == bindparam("openid")).with_for_update()
 
 
@@ -202,17 +204,19 @@ def process(msg, key: str, prepared=None) -> str:
     ctx = Ctx(worker=worker, session=db.session, dialog=DialogEngine(db.session, worker, current_app.config, prepared),
               config=current_app.config)
     kind, content = describe(msg)
-    inbound = Message(worker_id=worker.id, direction="in", kind=kind, content=content[:4000], dedupe_key=key)
-    # Added after the worker and dialog rows are loaded, so in the common case it is INSERTed once, at
-    # commit, with its reply_xml (a handler that queries flushes it earlier, e.g. for a transcript).
-    # The unique key is the backstop; the SELECT in handle() answers retries.
-    db.session.add(inbound)
+    # Logged now, written with the reply at commit (bot.message_log); a handler that reads the log
+    # (a hand-off transcript, ID masking) writes it earlier. The unique dedupe key is the backstop;
+    # the SELECT in handle() answers retries.
+    inbound = message_log.record(db.session, worker.id, "in", kind, content, dedupe_key=key)
     reply = dispatcher()(msg, ctx)
     reply_xml = render(reply, msg)
-    inbound.reply_xml = reply_xml
+    if message_log.pending(db.session, inbound):
+        inbound["reply_xml"] = reply_xml
+    elif reply_xml:
+        db.session.execute(SET_REPLY, {"key": key, "xml": reply_xml})
     if reply_xml:
         text = reply if isinstance(reply, str) else getattr(reply, "content", "") or f"[{reply.type}]"
-        db.session.add(Message(worker_id=worker.id, direction="out", kind="reply", content=text))
+        message_log.record(db.session, worker.id, "out", "reply", text)
     return reply_xml
 
 

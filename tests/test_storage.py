@@ -62,3 +62,27 @@ def test_a_stuck_writer_does_not_hang_the_queue_for_ever(engine, monkeypatch):
     t.join(30)
     assert not t.is_alive() and errors and "locked" in str(errors[0])
     session.close()
+
+
+def test_logged_messages_are_written_with_the_commit_and_dropped_with_a_rollback(app):
+    from sqlalchemy import func, select
+
+    from bot import message_log
+    from bot.models import Message, Worker
+
+    with app.app_context():
+        worker = Worker(openid="o_log", subscribed=True)
+        db.session.add(worker)
+        db.session.commit()
+        message_log.record(db.session, worker.id, "in", "text", "第一条", dedupe_key="log:1")
+        db.session.rollback()
+        row = message_log.record(db.session, worker.id, "in", "text", "第二条", dedupe_key="log:2")
+        assert message_log.pending(db.session, row)
+        # a query of the message table sees it, as autoflush shows ORM objects
+        assert db.session.scalars(select(Message.content)).all() == ["第二条"]
+        assert not message_log.pending(db.session, row)
+        message_log.record(db.session, worker.id, "out", "reply", "答复")
+        db.session.commit()
+        contents = db.session.scalars(select(Message.content).order_by(Message.id)).all()
+        assert contents == ["第二条", "答复"]
+        assert db.session.scalar(select(func.count()).select_from(Message).where(Message.dedupe_key == "log:1")) == 0

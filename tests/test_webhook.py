@@ -10,7 +10,7 @@ import xmltodict
 from sqlalchemy import func, select
 from wechatpy.crypto import WeChatCrypto
 
-from bot.models import Message
+from bot.models import Escalation, Message
 from bot.simulator import WeChatSim, sign
 from tests.conftest import AES_KEY, APP_ID
 
@@ -267,3 +267,18 @@ def test_every_message_is_logged_per_worker(make_chat, db_session):
         by_worker.setdefault(m.worker.openid, []).append((m.direction, m.content[:2]))
     assert by_worker["o_a"][0] == ("in", "菜单") and len(by_worker["o_a"]) == 4
     assert len(by_worker["o_b"]) == 2
+
+
+def test_a_retry_of_a_message_whose_handler_read_the_log_gets_the_same_reply(app, db_session):
+    # 转人工 copies the recent conversation, the current message included, into the escalation, so
+    # the inbound row is written before its reply exists; the reply is stored afterwards.
+    sim = WeChatSim(app.test_client(), app.config, openid="o_retry_handoff")
+    sim.reply_of(sim.post(sim.xml("text", {"Content": "公司拖欠工资怎么办"}, msg_id=555000001)))
+    xml = sim.xml("text", {"Content": "转人工"}, msg_id=555000002)
+    first, again = (sim.reply_of(sim.post(xml)) for _ in range(2))
+    assert first == again and "人工服务" in first
+    inbound = db_session.scalars(select(Message).where(Message.dedupe_key == "msg:555000002")).one()
+    assert inbound.reply_xml and "人工服务" in inbound.reply_xml
+    escalation = db_session.scalars(select(Escalation)).one()
+    assert [t["content"] for t in escalation.transcript if t["direction"] == "in"] == ["公司拖欠工资怎么办", "转人工"]
+    assert db_session.scalar(select(func.count()).select_from(Message)) == 4  # 2 in, 2 out: nothing twice
