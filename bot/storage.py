@@ -61,8 +61,8 @@ def write_transaction(session) -> None:
     the session's transaction (commit, rollback or close). BEGIN IMMEDIATE still takes the write
     lock and still guarantees one writer at a time; the queue only changes how writers wait. SQLite's
     busy handler polls with sleeps that grow to 100 ms, so under load a waiting worker sleeps while
-    the other one takes the lock again and again; the kernel wakes a waiter on flock the moment the
-    lock is released.
+    the other one takes the lock again and again; a waiter on the queue retries every 0.2 ms
+    (_wait_for_turn), so it gets its turn within about that long of the lock being released.
     """
     session = session() if callable(session) else session  # Flask-SQLAlchemy's scoped_session
     if session.in_transaction():
