@@ -1,17 +1,21 @@
 """Routing benchmark: start-up time, memory of the loaded index, per-message latency.
 
-    python bench/routing.py [FILE.jsonl ...] [--repeat N] [--calibrate]
+    python bench/routing.py [FILE.jsonl ...] [--repeat N] [--stages] [--calibrate]
 
 Texts come from ../shared/eval/dev.jsonl and tests/data/heldout.jsonl by default. Latency is
 measured per message after the index is built (the first pass also warms caches and is not
-counted; the typo-correction memo is cleared before each message). --calibrate runs 5-fold cross-validation over the FAQ examples and out-of-scope
-examples (never the eval files) and prints the threshold settings that score best, which is
-how the constants in bot/nlu/matcher.py were chosen.
+counted; the typo-correction memo is cleared before each message), for `route` and for
+`is_traditional` (the other NLU call bot.answers.prepare makes). --stages also prints where a
+routing call spends its time, stage by stage (each stage's own time, not its callees'; the
+timers add overhead of their own). --calibrate runs 5-fold cross-validation over the FAQ
+examples and out-of-scope examples (never the eval files) and prints the threshold settings that
+score best, which is how the constants in bot/nlu/matcher.py were chosen.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import gc
 import itertools
 import json
@@ -52,13 +56,15 @@ def load_texts(files: list[Path]) -> list[str]:
     return texts
 
 
-def bench(files: list[Path], repeat: int) -> None:
+def bench(files: list[Path], repeat: int, stages: bool = False) -> None:
     from bot import faq
 
     before = rss_mib()
     t0 = time.perf_counter()
     import bot.nlu.matcher as matcher          # imports jieba, numpy, pypinyin, OpenCC
     t_import = time.perf_counter() - t0
+    if stages:
+        timers = _stage_timers()           # before the index exists, so every caller is timed
     t1 = time.perf_counter()
     cat = faq.catalogue()
     idx = matcher.get_index()
@@ -70,13 +76,20 @@ def bench(files: list[Path], repeat: int) -> None:
         sys.exit("no texts to route")
     for text in texts:                          # warm-up pass: pinyin and jieba caches
         matcher.route(text)
-    latencies = []
+    from bot.nlu import is_traditional
+
+    if stages:
+        timers.clear()
+    latencies, script = [], []
     for _ in range(repeat):
         for text in texts:
             idx.typos.clear_cache()             # every timed message is new to the router
             start = time.perf_counter()
             matcher.route(text)
             latencies.append((time.perf_counter() - start) * 1000)
+            start = time.perf_counter()
+            is_traditional(text)
+            script.append((time.perf_counter() - start) * 1000)
     print(f"index: {len(cat.entries)} targets, {cat.n_examples} examples, "
           f"{len(cat.out_of_scope)} out-of-scope examples, {len(idx.vec)} features")
     print(f"start-up: imports {t_import:.2f} s, index build {t_build:.2f} s "
@@ -86,6 +99,63 @@ def bench(files: list[Path], repeat: int) -> None:
     print(f"routing: {len(latencies)} calls over {len(texts)} texts: "
           f"p50 {statistics.median(latencies):.2f} ms, p90 {percentile(latencies, 0.90):.2f} ms, "
           f"p99 {percentile(latencies, 0.99):.2f} ms, max {max(latencies):.2f} ms")
+    print(f"is_traditional: p50 {statistics.median(script):.3f} ms, "
+          f"p99 {percentile(script, 0.99):.3f} ms, mean {statistics.mean(script):.3f} ms")
+    if stages:
+        total = sum(timers.values())
+        print(f"stages (own time per routed message; timers included: "
+              f"{total / len(latencies) * 1e6:.0f} us in all):")
+        for name, seconds in sorted(timers.items(), key=lambda kv: -kv[1]):
+            print(f"  {name:44s} {seconds / len(latencies) * 1e6:6.1f} us  "
+                  f"{seconds / total * 100:4.1f}%")
+
+
+def _stage_timers() -> dict[str, float]:
+    """Wrap the router's stages with timers that charge each call's time to its stage minus
+    the time of the stages it calls; returns {stage: seconds}, filled as messages are routed."""
+    from bot.nlu import classifier, matcher, segment, typo
+
+    spent: dict[str, float] = {}
+    stack: list[list] = []
+
+    def timed(owner, name: str, stage: str) -> None:
+        inner = getattr(owner, name)
+
+        @functools.wraps(inner)
+        def wrapper(*args, **kwargs):
+            now = time.perf_counter()
+            if stack:                                   # pause the caller's stage
+                spent[stack[-1][0]] = spent.get(stack[-1][0], 0.0) + now - stack[-1][1]
+            stack.append([stage, now])
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                end = time.perf_counter()
+                spent[stage] = spent.get(stage, 0.0) + end - stack.pop()[1]
+                if stack:
+                    stack[-1][1] = end                  # resume the caller's stage
+
+        setattr(owner, name, wrapper)
+
+    for owner, name, stage in [
+        (matcher, "normalise", "normalise (NFKC, OpenCC, numerals, fillers)"),
+        (typo.TypoCorrector, "correct", "typo correction (pinyin)"),
+        (segment.Segmenter, "cut", "word segmentation (jieba)"),
+        (matcher.Index, "words", "word segmentation (jieba)"),
+        (matcher.Index, "prepare", "synonym expansion"),
+        (matcher.Index, "_synonyms_in", "synonym expansion"),
+        (matcher.Index, "_strip_openers", "greeting / thanks stripping"),
+        (matcher.Index, "_lookup", "features (words, char n-grams, novelty)"),
+        (classifier.Vectoriser, "weigh", "TF-IDF weights"),
+        (classifier.SoftmaxRegression, "proba", "logistic regression"),
+        (matcher.Index, "_scores", "BM25 blend"),
+        (matcher.Index, "is_broad_word", "decide (broad word, unseen share, thresholds)"),
+        (matcher.Index, "unseen_share", "decide (broad word, unseen share, thresholds)"),
+        (matcher, "_decide", "decide (broad word, unseen share, thresholds)"),
+        (matcher.Index, "route", "route (exact phrases, ranking)"),
+    ]:
+        timed(owner, name, stage)
+    return spent
 
 
 # ---------------------------------------------------------------------- calibration
@@ -180,12 +250,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("files", nargs="*", type=Path, default=DEFAULT_FILES)
     ap.add_argument("--repeat", type=int, default=3, help="timed passes over the texts")
+    ap.add_argument("--stages", action="store_true", help="time each stage of routing too")
     ap.add_argument("--calibrate", action="store_true", help="cross-validate decision thresholds")
     args = ap.parse_args()
     if args.calibrate:
         calibrate()
     else:
-        bench(args.files, args.repeat)
+        bench(args.files, args.repeat, args.stages)
 
 
 if __name__ == "__main__":

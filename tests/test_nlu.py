@@ -221,6 +221,97 @@ def test_dev_set_meets_targets(index):
     assert m["rejection"] >= 0.90, m["out_of_scope_not_rejected"]
 
 
+# ------------------------------------------------------------------ fast paths = the plain ones
+# The router's per-message shortcuts (bot/nlu/segment.py, the typo trie, feature tables, the
+# OpenCC character check) must give exactly what the straightforward computation gives.
+
+def _faq_texts() -> list[str]:
+    cat = faq.catalogue()
+    texts = [*cat.out_of_scope]
+    for e in cat.entries.values():
+        texts += [*e.examples, *e.keywords, e.title]
+    return texts
+
+
+def _odd_texts(n: int = 400) -> list[str]:
+    import random
+
+    rng = random.Random(7)
+    pools = ["公司拖欠工资三个月加班费社保工会会费仲裁劳动合同", "週六加班給補休費會說們這個",
+             "abcxyz0123 +-._%#&", "，。！？、 \t\n😂🙂", "零一二三四五六七八九十百千万两俩仨钟头"]
+    out = []
+    for _ in range(n):
+        out.append("".join(rng.choice(rng.choice(pools)) for _ in range(rng.randint(0, 40))))
+    return out
+
+
+def test_segmenter_is_jieba_without_hmm(index):
+    for text in _faq_texts() + _odd_texts():
+        for form in (text, text.lower(), normalise(text)):
+            assert index.seg.cut(form) == index.tok.lcut(form, HMM=False), form
+
+
+def test_typo_matches_are_the_first_matching_key_of_each_window(index):
+    from bot.nlu.typo import MAX_LEN, MIN_LEN, _HAN_RUN, keys
+
+    typos = index.typos
+
+    def plain(run, cuts):
+        found = {}
+        for i in range(len(run)):
+            for length in range(MIN_LEN, min(MAX_LEN, len(run) - i) + 1):
+                window = run[i:i + length]
+                if i in cuts or i + length in cuts:
+                    continue
+                own = typos.priority.get(window, 0.0)
+                for n, k in enumerate(keys(window)):
+                    term = typos.index.get(k)
+                    if term and term != window and typos.priority[term] > own:
+                        found[i, length] = (term, n == 0)
+                        break
+        return found
+
+    runs = {r for t in _faq_texts() + _odd_texts() for r in _HAN_RUN.findall(normalise(t))}
+    for run in runs:
+        for cuts in (set(), typos._inner_cuts(run)):
+            assert typos._matches(run, cuts) == plain(run, cuts), (run, cuts)
+
+
+def test_feature_tables_give_what_the_feature_strings_give(index):
+    import numpy as np
+
+    for text in _faq_texts()[::3] + _odd_texts(150):
+        prepared = index.prepare(text)
+        words = index.words(prepared[0])
+        feats = index.features(text, prepared, words)
+        feats = feats + index._novelty(feats)
+        counts, known, evidence = index._lookup(prepared, words)
+        idx, val = index.vec.weigh(counts)
+        want_idx, want_val = index.vec.transform(feats)
+        assert np.array_equal(idx, want_idx) and np.array_equal(val, want_val), text
+        assert known == [index.bm25_rows[f] for f in feats if f in index.bm25_rows], text
+        assert evidence == any(f in index.in_scope_vocab for f in feats if f != "x:novel")
+
+
+def test_opencc_is_skipped_only_for_text_it_would_not_change():
+    import random
+    import sys
+
+    norm = sys.modules["bot.nlu.normalise"]
+    convert = norm._converter("t2s").convert
+    rng = random.Random(3)
+    samples = ["加班费怎么算", "沈默", "有序", "回覆", "週六", "a\0b", "工资\0", "", "😂", "Ｎ+1"]
+    ranges = [(0x20, 0x7e), (0x4e00, 0x9fff), (0x3000, 0x30ff), (0x1f300, 0x1f64f)]
+    for _ in range(3000):
+        samples.append("".join(chr(rng.randint(*rng.choice(ranges)))
+                               for _ in range(rng.randint(1, 12))))
+    for text in samples:
+        assert norm.to_simplified(text) == convert(text), repr(text)
+    if norm._t2s_gate is not None:          # the dictionaries were readable: the check is on
+        assert not norm._t2s_may_change("公司拖欠工资三个月了怎么办")
+        assert norm._t2s_may_change("週六") and norm._t2s_may_change("沈默")
+
+
 # ------------------------------------------------------------------ CLI
 
 @pytest.fixture
@@ -269,3 +360,34 @@ def test_any_text_normalises_and_routes(index, text):
     assert not any("\uff01" <= c <= "\uff5e" for c in norm)          # no full-width ASCII left
     r = route(text)
     assert r.decision in ("answer", "clarify", "fallback") and r.target
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet="零〇一二两三四五六七八九十百千万亿点个月天年块元%", min_size=1, max_size=600))
+def test_any_run_of_chinese_numerals_normalises_and_routes(index, text):
+    # 500 × 一 + 天 once overflowed the float conversion; absurd numerals now stay as written
+    r = route(text)
+    assert r.decision in ("answer", "clarify", "fallback")
+
+
+def test_an_absurd_numeral_is_left_as_written():
+    assert normalise("一" * 500 + "天") == "一" * 500 + "天"
+    assert normalise("三个月没发工资").startswith("3个月")
+
+
+def test_routing_is_the_same_in_every_process_whatever_the_hash_seed():
+    # Two gunicorn workers must route a message alike: nothing may depend on set or dict-of-set order.
+    import subprocess
+    import sys
+
+    probe = ("import json; from bot.nlu import get_index, route; i = get_index(); "
+             "print(json.dumps([sorted(i.typos.index.items()), "
+             "[(r.target, round(r.score, 9)) for r in map(route, %r)]]))"
+             % ["公司拖钱工资怎么半", "加班废怎么算", "工伤人定要多久", "辞退赔尝", "居家办工期间工资"])
+    runs = [subprocess.Popen([sys.executable, "-c", probe], stdout=subprocess.PIPE, text=True,
+                             env={**__import__("os").environ, "PYTHONHASHSEED": seed}) for seed in ("1", "2")]
+    (index_1, routes_1), (index_2, routes_2) = (json.loads(p.communicate(timeout=120)[0]) for p in runs)
+    assert index_1, "no typo keys"
+    differing = [(a, b) for a, b in zip(index_1, index_2) if a != b]  # short, so a failure prints fast
+    assert not differing and len(index_1) == len(index_2), differing[:5]
+    assert routes_1 == routes_2

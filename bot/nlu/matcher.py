@@ -6,6 +6,10 @@ jieba words + character bigrams → TF-IDF logistic regression over every target
 "fallback" class trained on faq/out_of_scope.yaml, blended with BM25 over each target's
 examples, keywords and title. Exact menu words and flow phrases bypass the model.
 
+Routing a message does each step once: the segmentation made for typo correction is reused for
+the words (bot/nlu/segment.py is jieba's algorithm, faster), and features are looked up in
+tables built with the index rather than spelled out as strings (see _build_feature_tables).
+
 The index is built once per process on first use (thread-safe) and rebuilt only when the FAQ
 files change on disk.
 """
@@ -15,6 +19,7 @@ import logging
 import re
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +28,7 @@ import yaml
 
 from bot import faq
 from bot.nlu.normalise import normalise
+from bot.nlu.segment import Segmenter
 from bot.nlu.typo import TypoCorrector
 
 log = logging.getLogger(__name__)
@@ -89,6 +95,8 @@ def _load_synonyms() -> dict[str, list[str]]:
 
 _LATIN = re.compile(r"[a-z0-9+\-' ]+")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
+_HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
+_WORD_CHAR = re.compile(r"[\w\u4e00-\u9fff]")
 
 
 class Index:
@@ -115,13 +123,14 @@ class Index:
         self.tok.initialize()
         if cat.userdict:
             self.tok.load_userdict(str(cat.userdict))
+        self.seg = Segmenter(self.tok)             # == tok.lcut(text, HMM=False), faster
         self.synonyms = _load_synonyms()
         self._build_synonym_matchers()
         for term in self._domain_terms(cat):
             if len(term) >= 2 and _HAN.search(term) and not self.tok.FREQ.get(term):
                 self.tok.add_word(term, freq=2000)
         self.typos = TypoCorrector(self._typo_terms(cat), is_word=self._is_common_word,
-                                   segment=lambda s: self.tok.lcut(s, HMM=False))
+                                   segment=self.seg.cut)
         self.known_terms = self._domain_terms(cat)
         self.exact = self._exact_phrases(cat)
         self.whole_synonym = {normalise(v): c for c, vs in self.synonyms.items() for v in vs
@@ -175,13 +184,35 @@ class Index:
             corpus.append(words)
         bm25 = BM25Okapi(corpus)
         # rank-bm25 scores one query by looping over documents in Python; with a fixed corpus
-        # the per-term contribution to every document can be tabulated once instead.
-        self.bm25_terms = {}
-        for term in {w for doc in corpus for w in doc}:
+        # the per-term contribution to every document can be tabulated once instead: one row
+        # of bm25_matrix per term, bm25_rows[term] its row.
+        terms = sorted({w for doc in corpus for w in doc})
+        self.bm25_rows = {term: i for i, term in enumerate(terms)}
+        rows = []
+        for term in terms:
             tf = np.array([d.get(term, 0) for d in bm25.doc_freqs], dtype=np.float64)
             norm = bm25.k1 * (1 - bm25.b + bm25.b * np.asarray(bm25.doc_len) / bm25.avgdl)
-            self.bm25_terms[term] = bm25.idf.get(term, 0.0) * tf * (bm25.k1 + 1) / (tf + norm)
+            rows.append(bm25.idf.get(term, 0.0) * tf * (bm25.k1 + 1) / (tf + norm))
+        self.bm25_matrix = np.array(rows, dtype=np.float64).reshape(len(terms), len(corpus))
+        self._build_feature_tables()
         self.build_seconds = time.perf_counter() - started
+
+    def _build_feature_tables(self) -> None:
+        """Per-message scoring looks each feature up once, by its vectoriser column, in a table
+        keyed by the feature's text without its kind prefix (no "w:…"/"c2:…" strings are built
+        per message): kind ("w:", "s:", "c1:", …) → {text: column}. What else scoring needs
+        is by column: the BM25 row of a "w:" feature, and the columns that are in-scope
+        evidence (a feature other than x:novel that some in-scope text has). Every BM25 term
+        and in-scope feature has a column: both come from the texts the vectoriser saw."""
+        self._tables: dict[str, dict[str, int]] = {}
+        self._bm25_row_of: list[int | None] = [None] * len(self.vec)      # by column
+        for f, column in self.vec.index.items():
+            kind, _, text = f.partition(":")
+            self._tables.setdefault(kind + ":", {})[text] = column
+            self._bm25_row_of[column] = self.bm25_rows.get(f)
+        self._evidence = frozenset(self.vec.index[f] for f in self.in_scope_vocab if f != NOVEL)
+        self._novel_column = self.vec.index.get(NOVEL)
+        self._word_df = {f[2:]: n for f, n in self.word_df.items()}    # word_df without "w:"
 
     # ------------------------------------------------------------------ vocabulary
 
@@ -202,12 +233,12 @@ class Index:
         """Terms a sound-alike window may be corrected to, with priorities."""
         terms: dict[str, float] = {}
         for text in cat.out_of_scope:
-            for w in self.tok.lcut(normalise(text), HMM=False):
+            for w in self.seg.cut(normalise(text)):
                 if len(w) >= 2 and self.tok.FREQ.get(w):
                     terms[w] = 1.0
         for e in cat.entries.values():
             for text in (*e.examples, e.title):
-                for w in self.tok.lcut(normalise(text), HMM=False):
+                for w in self.seg.cut(normalise(text)):
                     if len(w) >= 2 and self.tok.FREQ.get(w):
                         terms[w] = max(terms.get(w, 0), 2.0)
         for t in self._domain_terms(cat):
@@ -226,6 +257,15 @@ class Index:
         han.sort(key=lambda p: -len(p[0]))
         self._han_syn = han
         self._latin_syn = [(re.compile(rf"(?<![a-z]){re.escape(v)}(?![a-z])"), c) for v, c in latin]
+        # The same matchers by the variant's first two characters, numbered in the order above
+        # (Chinese first): a message is only tested against the variants whose start occurs in
+        # it, as a variant whose start does not occur cannot match anyway.
+        self._syn_by_start: dict[str, list[tuple[int, str, re.Pattern | None, str]]] = {}
+        numbered = [(v, None, c) for v, c in han] + [(v, p, c) for (v, c), (p, _) in
+                                                     zip(latin, self._latin_syn)]
+        for n, (v, pattern, c) in enumerate(numbered):
+            self._syn_by_start.setdefault(v[:2], []).append((n, v, pattern, c))
+        self._syn_short = frozenset(k for k in self._syn_by_start if len(k) < 2)   # 券, 7
 
     def _exact_phrases(self, cat: faq.Catalogue) -> dict[str, str]:
         exact: dict[str, str] = {}
@@ -264,47 +304,71 @@ class Index:
                         per[e.id] = per.get(e.id, 0) + 1
         return {w: (len(per), max(per.values()) / sum(per.values())) for w, per in uses.items()}
 
-    def is_broad_word(self, corrected: str) -> bool:
-        """The message is one bare word that many targets share (工资, 假期, 公司)."""
-        words = self.words(corrected)
+    def is_broad_word(self, corrected: str, words: list[str] | None = None) -> bool:
+        """The message is one bare word that many targets share (工资, 假期, 公司).
+        `words` is `self.words(corrected)` when the caller has it already."""
+        words = self.words(corrected) if words is None else words
         if len(words) != 1 or len(words[0]) > BROAD_MAX_CHARS or len(corrected.replace(" ", "")) > 6:
             return False
         n, top = self.word_spread.get(words[0], (0, 1.0))
         return n >= BROAD_MIN_TARGETS and top < BROAD_TOP_SHARE
 
-    def _smalltalk_words(self, cat: faq.Catalogue) -> tuple[list[str], list[str]]:
+    def _smalltalk_words(self, cat: faq.Catalogue) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """(greetings that may open a question, thanks that may close one)."""
         sets = {"greeting": {"你好", *self.synonyms.get("你好", [])},
                 "thanks": {"谢谢", *self.synonyms.get("谢谢", [])}}
         for kind, words in sets.items():
             if f"smalltalk.{kind}" in cat.entries:
                 words.update(normalise(k) for k in cat.entries[f"smalltalk.{kind}"].keywords)
-        return tuple(sorted((w for w in sets[k] if w), key=len, reverse=True)
+        return tuple(tuple(sorted((w for w in sets[k] if w), key=len, reverse=True))
                      for k in ("greeting", "thanks"))
+
+    def _synonyms_in(self, corrected: str) -> list[str]:
+        """The canonical term of every synonym variant in the text, in `_han_syn` then
+        `_latin_syn` order (Chinese variants anywhere, Latin ones as whole words)."""
+        by_start = self._syn_by_start
+        starts = {corrected[i:i + 2] for i in range(len(corrected) - 1)}
+        starts |= self._syn_short.intersection(corrected)
+        starts.add("")
+        hits = [h for s in starts if s in by_start for h in by_start[s]]
+        hits.sort()
+        latin = None
+        out = []
+        for _, variant, pattern, canon in hits:
+            if pattern is None:
+                if variant in corrected:
+                    out.append(canon)
+            else:
+                if latin is None:
+                    latin = bool(_LATIN.search(corrected))
+                if latin and pattern.search(corrected):
+                    out.append(canon)
+        return out
 
     # ------------------------------------------------------------------ features
 
-    def prepare(self, text: str) -> tuple[str, list[str]]:
-        """(normalised + corrected text, extra terms from typos and synonyms)."""
+    def prepare(self, text: str, segments: dict[str, list[str]] | None = None
+                ) -> tuple[str, list[str]]:
+        """(normalised + corrected text, extra terms from typos and synonyms).
+        `segments`: see `words`."""
         norm = normalise(text)
-        corrected, extras = self.typos.correct(norm)
-        for variant, canon in self._han_syn:
-            if variant in corrected:
-                extras.append(canon)
-        if _LATIN.search(corrected):
-            for pattern, canon in self._latin_syn:
-                if pattern.search(corrected):
-                    extras.append(canon)
+        corrected, extras = self.typos.correct(norm, segments)
+        extras += self._synonyms_in(corrected)
         return corrected, extras
 
-    def words(self, corrected: str) -> list[str]:
-        return [w for chunk in corrected.split() for w in self.tok.lcut(chunk, HMM=False)
+    def words(self, corrected: str, segments: dict[str, list[str]] | None = None) -> list[str]:
+        """The corrected text's words, without stop words. `segments` holds segmentations the
+        typo corrector already made of this message ({text: self.seg.cut(text)}), so a chunk
+        it segmented is not segmented again."""
+        segments = segments or {}
+        return [w for chunk in corrected.split()
+                for w in (segments.get(chunk) or self.seg.cut(chunk))
                 if w.strip() and w not in _STOPWORDS]
 
-    def unseen_share(self, corrected: str) -> float:
+    def unseen_share(self, corrected: str, words: list[str] | None = None) -> float:
         """Share of the message's words (2+ characters) that no in-scope example, keyword or
-        synonym uses."""
-        words = [w for w in self.words(corrected) if len(w) >= 2]
+        synonym uses. `words` is `self.words(corrected)` when the caller has it already."""
+        words = [w for w in (self.words(corrected) if words is None else words) if len(w) >= 2]
         if not words:
             return 0.0
         return sum(1 for w in words if "w:" + w not in self.in_scope_vocab
@@ -322,14 +386,13 @@ class Index:
                     out.append(NOVEL)
         return out
 
-    def features(self, text: str, prepared=None) -> list[str]:
+    def features(self, text: str, prepared=None, words: list[str] | None = None) -> list[str]:
         corrected, extras = prepared or self.prepare(text)
-        feats = ["w:" + w for w in self.words(corrected)]
-        for chunk in corrected.split():
-            han = "".join(c if _HAN.match(c) else " " for c in chunk)
-            for part in han.split():
-                for n in self.CHAR_NGRAMS:
-                    feats.extend(f"c{n}:" + part[i:i + n] for i in range(len(part) - n + 1))
+        feats = ["w:" + w for w in (self.words(corrected) if words is None else words)]
+        for part in _HAN_RUN.findall(corrected):
+            for n in self.CHAR_NGRAMS:
+                prefix = f"c{n}:"
+                feats += [prefix + part[i:i + n] for i in range(len(part) - n + 1)]
         for term in extras:
             feats.append("w:" + term)
             feats.append("s:" + term)
@@ -340,67 +403,117 @@ class Index:
     def _strip_openers(self, norm: str) -> str:
         """Drop a leading greeting / trailing thanks when a real question remains."""
         greetings, thanks = self.openers
+        if not (norm.startswith(greetings) or norm.endswith(thanks)):
+            return norm                        # the usual case: nothing to strip
         text, changed = norm, True
         while changed:
             changed = False
             for w in greetings:
-                rest = text[len(w):].strip()
-                if text.startswith(w) and len(_HAN.findall(rest)) >= 5:
-                    text, changed = rest, True
+                if text.startswith(w):
+                    rest = text[len(w):].strip()
+                    if len(_HAN.findall(rest)) >= 5:
+                        text, changed = rest, True
             for w in thanks:
-                rest = text[:-len(w)].strip()
-                if text.endswith(w) and len(_HAN.findall(rest)) >= 5:
-                    text, changed = rest, True
+                if text.endswith(w):
+                    rest = text[:-len(w)].strip()
+                    if len(_HAN.findall(rest)) >= 5:
+                        text, changed = rest, True
         return text
 
     def scores(self, text: str) -> tuple[dict[str, float], float, list[str]]:
         """(blended score per target, fallback probability, features)."""
         prepared = self.prepare(text)
-        feats = self.features(text, prepared)
+        words = self.words(prepared[0])
+        feats = self.features(text, prepared, words)
         if self.NOVELTY:
             feats = feats + self._novelty(feats)
-        p = self.model.proba(self.vec.transform(feats))
-        probs = dict(zip(self.classes, p.tolist()))
-        p_fallback = probs.pop(FALLBACK)
-        words = [f for f in feats if f.startswith("w:")]
-        blended = dict(probs)
-        known = [self.bm25_terms[w] for w in words if w in self.bm25_terms]
+        blended, p_fallback, _ = self._scores(prepared, words)
+        return dict(zip(self.bm25_targets, blended.tolist())), p_fallback, feats
+
+    def _lookup(self, prepared: tuple[str, list[str]], words: list[str]
+                ) -> tuple[dict[int, int], list[int], bool]:
+        """The message's features as scoring needs them: ({vectoriser column: count} in order
+        of first occurrence, the BM25 rows of its "w:" features in order, whether any is
+        in-scope evidence). The same as reading `features()` + `_novelty()` feature by feature
+        (`vec.transform` counts exactly so), through `_tables` instead of feature strings."""
+        corrected, extras = prepared
+        tables = self._tables
+        w_table, s_table = tables.get("w:", {}), tables.get("s:", {})
+        w_columns = list(map(w_table.get, words))        # columns, None: not in the vocabulary
+        columns = list(w_columns)
+        for part in _HAN_RUN.findall(corrected):
+            for n in self.CHAR_NGRAMS:
+                grams = part if n == 1 else [part[i:i + n] for i in range(len(part) - n + 1)]
+                columns += map(tables.get(f"c{n}:", {}).get, grams)
+        for term in extras:
+            w = w_table.get(term)
+            w_columns.append(w)
+            columns += (w, s_table.get(term))
+        if self.NOVELTY:                               # _novelty, on the words themselves
+            seen = set(extras)
+            for w in words:
+                if w not in seen:
+                    seen.add(w)
+                    if self._word_df.get(w, 0) <= 0:
+                        columns.append(self._novel_column)
+        counts = Counter(columns)                      # insertion order: first occurrence
+        counts.pop(None, None)
+        rows = self._bm25_row_of                       # BM25 rows: "w:" features only
+        known = [r for r in (rows[c] for c in w_columns if c is not None) if r is not None]
+        return counts, known, not self._evidence.isdisjoint(counts)
+
+    def _scores(self, prepared: tuple[str, list[str]], words: list[str]
+                ) -> tuple[np.ndarray, float, bool]:
+        """`scores` on a prepared text and its words, with whether any feature is in-scope
+        evidence instead of the features; the blended scores as an array in `bm25_targets`
+        order (the model's classes without the last, FALLBACK)."""
+        counts, known, evidence = self._lookup(prepared, words)
+        p = self.model.proba(self.vec.weigh(counts))
+        p_fallback = float(p[-1])
+        blended = p[:-1].astype(np.float64)
         if known and self.BM25_WEIGHT:
-            bm = np.sum(known, axis=0)
+            bm = self.bm25_matrix[known].sum(axis=0)
             top = float(bm.max())
             if top > 0:
                 bm = bm / (top + 5.0)          # damped: a few shared words are weak evidence
-                for t, s in zip(self.bm25_targets, bm.tolist()):
-                    blended[t] = ((1 - self.BM25_WEIGHT) * blended[t]
-                                  + self.BM25_WEIGHT * s * (1 - p_fallback))
-        return blended, p_fallback, feats
+                blended = ((1 - self.BM25_WEIGHT) * blended
+                           + self.BM25_WEIGHT * bm * (1 - p_fallback))
+        return blended, p_fallback, evidence
 
     def route(self, text: str) -> Route:
         norm = normalise(text or "")
-        if not re.search(r"[\w\u4e00-\u9fff]", norm):
+        if not _WORD_CHAR.search(norm):
             return Route(FALLBACK, 1.0, [], "fallback")
-        for form in (norm, self.typos.correct(norm)[0]):
+        segments: dict[str, list[str]] = {}      # this message's segmentations, made once
+        for form in (norm, self.typos.correct(norm, segments)[0]):
             form = self.whole_synonym.get(form, form)      # 蟹蟹 → 谢谢, thx → 谢谢
             target = self.exact.get(form) or self.exact.get(form.replace(" ", ""))
             if target:
                 return Route(target, 1.0, [(target, 1.0)], "answer")
         question = self._strip_openers(norm)
-        blended, p_fallback, feats = self.scores(question)
-        ranked = sorted(blended.items(), key=lambda kv: -kv[1])
-        candidates = [(t, round(s, 4)) for t, s in ranked[:3]]
-        if not any(f in self.in_scope_vocab for f in feats if f != NOVEL):
+        prepared = self.prepare(question, segments)
+        corrected = prepared[0]
+        words = self.words(corrected, segments)
+        blended, p_fallback, evidence = self._scores(prepared, words)
+        # the top three, best first; a stable sort, so ties keep target order
+        scores = blended.tolist()
+        top = sorted(range(len(scores)), key=scores.__getitem__, reverse=True)[:3]
+        ranked = [(self.bm25_targets[i], scores[i]) for i in top]
+        candidates = [(t, round(s, 4)) for t, s in ranked]
+        if not evidence:
             return Route(FALLBACK, round(p_fallback, 4), candidates, "fallback")
-        corrected = self.prepare(question)[0]
-        if self.is_broad_word(corrected):
+        if self.is_broad_word(corrected, words):
             options = [(t, s) for t, s in candidates if s >= 0.02]
             if len(options) >= 2:
                 return Route(CLARIFY, round(ranked[0][1], 4), options, "clarify")
-        unseen = self.unseen_share(corrected)
+        unseen = self.unseen_share(corrected, words)
         return _decide(ranked, p_fallback, candidates, unseen)
 
 
 def _decide(ranked, p_fallback, candidates, unseen: float = 0.0) -> Route:
     """Answer, clarify or fall back on the blended scores (thresholds: see the constants).
+
+    `ranked` is (target, score) best first; only the top two are read.
 
     `unseen` is the share of the message's words that no in-scope example uses: a message
     about something else (医保卡, 租房合同, 航班补偿) that shares one word with a topic has
