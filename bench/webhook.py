@@ -733,6 +733,7 @@ def time_parts(app, run) -> dict[str, list]:
     """Run `run()` with cheap wall-clock timers wrapped around the bot's parts (patched in memory only)."""
     from unittest import mock
 
+    import bot.dialog
     import bot.faq
     import bot.nlu
     import bot.webhook
@@ -758,7 +759,9 @@ def time_parts(app, run) -> dict[str, list]:
         (wh, "parse", "  parse (xmltodict + wechatpy.parse_message)"),
         (wh, "prepare", "  prepare: route free text before the lock"),
         (wh, "handle", "  handle: one DB transaction (write lock held)"),
+        (wh, "write_transaction", "    write_transaction (writer queue, BEGIN IMMEDIATE)"),
         (wh, "load_worker", "    load_worker (SELECT … FOR UPDATE, flush)"),
+        (bot.dialog.DialogEngine, "_load", "    dialog row (SELECT … FOR UPDATE)"),
         (bot.nlu, "route", "      nlu route (router / matcher; in prepare, or here)"),
         (bot.faq, "_version", "      FAQ change check (glob + stat per call)"),
         (wh, "render", "    render reply XML"),
@@ -774,8 +777,8 @@ def time_parts(app, run) -> dict[str, list]:
         stack.enter_context(mock.patch.dict(app.view_functions, {
             "wechat.receive": timed(VIEW_LABEL, app.view_functions["wechat.receive"])}))
         run()
-    order = [VIEW_LABEL] + [label for _, _, label in parts[:5]] + ["    dispatcher → handlers (dialog, answers)"] + \
-        [label for _, _, label in parts[5:]]
+    order = [VIEW_LABEL] + [label for _, _, label in parts[:7]] + ["    dispatcher → handlers (dialog, answers)"] + \
+        [label for _, _, label in parts[7:]]
     return {label: timers[label] for label in order if label in timers}
 
 
