@@ -1,4 +1,16 @@
 """create_app: zero-setup defaults, settings from the environment, test config applied last."""
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
 from app import create_app
 
 
@@ -34,3 +46,35 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app):
         with db.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+
+
+def test_gunicorn_workers_build_the_router_before_the_first_message(tmp_path):
+    """gunicorn.conf.py: each worker loads the router at start-up, so no worker's first message waits
+    for it (WeChat retries after 5 s). A real gunicorn, started in the project directory as in the
+    README; the worker's log says the router is ready before any request was sent."""
+    root = Path(__file__).resolve().parent.parent
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path / "gunicorn.log"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.sqlite'}", "ENV": "production",
+           "SECRET_KEY": "test-secret"}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}",
+                                 "--log-level", "info", "app:create_app()"], cwd=root, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while "router ready" not in log.read_text(errors="replace"):
+                assert proc.poll() is None, log.read_text(errors="replace")
+                assert time.monotonic() < deadline, log.read_text(errors="replace")
+                time.sleep(0.2)
+            assert re.search(r"router ready: \d+ FAQ entries", log.read_text(errors="replace"))
+            # and then it serves (a forged URL verification is refused: no database needed)
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/wechat?signature=x&timestamp=1&nonce=1&echostr=e",
+                                       timeout=10)
+            assert refused.value.code == 403
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
