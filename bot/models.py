@@ -251,3 +251,15 @@ class LegalAidBooking(db.Model):
 
     worker: Mapped[Worker] = relationship()
     slot: Mapped[LegalAidSlot | None] = relationship()
+
+
+class AuditLog(db.Model):
+    """Who did what, when, to which record: staff actions and the automated jobs (never contents)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(Timestamp, default=now, index=True)
+    actor: Mapped[str] = mapped_column(String(64))  # "staff:<login>", "job:retention", "cli", "worker:<id>"
+    action: Mapped[str] = mapped_column(String(64), index=True)  # e.g. application.approve, retention.delete
+    target_type: Mapped[str | None] = mapped_column(String(32))  # e.g. membership_application
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # counts and reasons, never personal data
