@@ -22,6 +22,8 @@ SETTINGS = [
     ("MAX_BODY_BYTES", 64 * 1024, int),
     ("DIALOG_TIMEOUT_MINUTES", 30, int),
     ("OFFICE_HOURS", "工作日 9:00–17:30", str),
+    ("CS_WINDOW_HOURS", 48, int),  # WeChat: customer-service messages only this long after the worker's last message
+    ("CS_WINDOW_QUOTA", 5, int),  # … and at most this many in that window
     ("FAQ_DIR", "", str),
     ("MEMBERSHIP_OPTIONS_FILE", "", str),
     ("ENV", "development", str),

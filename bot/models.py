@@ -76,6 +76,10 @@ class Outbox(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     worker_id: Mapped[int] = mapped_column(ForeignKey("worker.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16), default="text")  # text | template
+    # Why it is sent; decides the sending rules (quiet hours, 48-hour window fallback) and what a
+    # row found after a sender crash becomes: reminder (at most once), staff_reply / decision /
+    # late_reply (at least once), notice, alert.
+    purpose: Mapped[str] = mapped_column(String(16), default="notice", index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
     status: Mapped[str] = mapped_column(String(12), default="pending", index=True)

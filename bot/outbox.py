@@ -7,10 +7,11 @@ Never lost: API failures are retried with back-off, then marked "failed" for sta
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from requests import RequestException
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from wechatpy.exceptions import WeChatClientException
 
 from bot import message_log
@@ -24,11 +25,53 @@ MAX_ATTEMPTS = 5
 STUCK_AFTER = timedelta(minutes=10)
 
 
-def queue(session, worker_id: int, content: str, dedupe_key: str, kind: str = "text", **payload) -> None:
-    """Add a message to the outbox (unique dedupe_key: queueing twice is a no-op)."""
-    if session.scalars(select(Outbox.id).where(Outbox.dedupe_key == dedupe_key)).first() is None:
-        session.add(Outbox(worker_id=worker_id, kind=kind, dedupe_key=dedupe_key,
-                           payload={"content": content, **payload}))
+PURPOSES = ("notice", "reminder", "staff_reply", "decision", "late_reply", "alert")
+
+
+def queue(session, worker_id: int, content: str, dedupe_key: str, kind: str = "text", *,
+          purpose: str = "notice", not_before=None, **payload) -> Outbox | None:
+    """Add a message to the outbox in the caller's transaction (unique dedupe_key: queueing twice
+    is a no-op and returns None). `purpose` picks the sending rules; `not_before` delays it."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown outbox purpose {purpose!r}")
+    if session.scalars(select(Outbox.id).where(Outbox.dedupe_key == dedupe_key)).first() is not None:
+        return None
+    row = Outbox(worker_id=worker_id, kind=kind, dedupe_key=dedupe_key, purpose=purpose,
+                 not_before=not_before, payload={"content": content, **payload})
+    session.add(row)
+    return row
+
+
+@dataclass(frozen=True)
+class Window:
+    """WeChat's customer-service window for one worker: customer-service messages may be sent until
+    `until` (48 h after the worker's last interaction) and at most `quota` of them in that time.
+    https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Service_Center_messages.html
+    """
+
+    until: datetime | None
+    sent: int
+    quota: int
+
+    @property
+    def remaining(self) -> int:
+        return max(self.quota - self.sent, 0) if self.is_open else 0
+
+    @property
+    def is_open(self) -> bool:
+        return self.until is not None and now() < self.until and self.sent < self.quota
+
+
+def window(session, worker, config) -> Window:
+    """The worker's window now: from their last interaction (Worker.last_seen_at, kept to the
+    minute) and the customer-service messages already sent since then (outbox rows)."""
+    last = aware(worker.last_seen_at)
+    quota = int(config.get("CS_WINDOW_QUOTA", 5))
+    if last is None:
+        return Window(None, 0, quota)
+    sent = session.scalar(select(func.count(Outbox.id)).where(
+        Outbox.worker_id == worker.id, Outbox.kind == "text", Outbox.status == "sent", Outbox.sent_at >= last))
+    return Window(last + timedelta(hours=int(config.get("CS_WINDOW_HOURS", 48))), int(sent or 0), quota)
 
 
 def backoff(attempts: int) -> timedelta:

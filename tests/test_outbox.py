@@ -69,3 +69,27 @@ def test_a_row_left_sending_by_a_crash_is_not_sent_again(api_app, wechat_api, cl
         assert counts["unknown"] == 1 and counts["sent"] == 0
         assert db.session.scalars(select(Outbox.status)).one() == "unknown"
     assert sent_bodies(wechat_api) == []
+
+
+def test_window_opens_with_the_workers_message_and_counts_what_was_sent(api_app, clock):
+    """48 h after the worker's last message, at most CS_WINDOW_QUOTA customer-service messages."""
+    from bot import outbox
+    from bot.clock import now
+    from bot.models import Outbox, Worker
+    from datetime import timedelta
+
+    clock.set("2026-12-02 10:00")
+    with api_app.app_context():
+        worker = Worker(openid="o_window", last_seen_at=now())
+        db.session.add(worker)
+        db.session.flush()
+        assert outbox.window(db.session, worker, {"CS_WINDOW_QUOTA": 2}).remaining == 2
+        for i in range(2):
+            db.session.add(Outbox(worker_id=worker.id, kind="text", dedupe_key=f"w{i}", payload={},
+                                  status="sent", sent_at=now()))
+        db.session.flush()
+        full = outbox.window(db.session, worker, {"CS_WINDOW_QUOTA": 2})
+        assert (full.is_open, full.remaining, full.until - now()) == (False, 0, timedelta(hours=48))
+        clock.advance(hours=49)
+        assert outbox.window(db.session, worker, {"CS_WINDOW_QUOTA": 5}).is_open is False
+        db.session.rollback()

@@ -65,5 +65,5 @@ def close_by_staff(session, escalation: Escalation, staff_name: str, note: str =
     worker = escalation.worker
     worker.owner = "bot"
     outbox.queue(session, worker.id, texts.HANDOFF_CLOSED_BY_STAFF.format(staff=staff_name, note=note),
-                 dedupe_key=f"handoff-closed:{escalation.id}")
+                 dedupe_key=f"handoff-closed:{escalation.id}", purpose="staff_reply")
     return True

@@ -191,7 +191,7 @@ def decide(session, application: MembershipApplication, approved: bool, reason: 
     application.decided_by, application.decided_at = staff, now()
     prefix = f"membership:{application.id}:"
     n = session.scalar(select(func.count()).select_from(Outbox).where(Outbox.dedupe_key.startswith(prefix))) + 1
-    message = Outbox(worker_id=application.worker_id, kind="text", dedupe_key=f"{prefix}{status}:{n}",
+    message = Outbox(worker_id=application.worker_id, kind="text", purpose="decision", dedupe_key=f"{prefix}{status}:{n}",
                      payload={"content": DECIDED[status].format(routed_to=application.routed_to or "工会",
                                                                 reason=reason)})
     session.add(message)
