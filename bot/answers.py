@@ -29,10 +29,8 @@ def respond(engine, text: str) -> str:
         return next_page(engine)
     if context.get("feedback") and n in (1, 2):
         return vote(engine, context["feedback"], helpful=(n == 1))
-    from bot.services import legal_aid
-
     pre = prepared_for(engine, text)
-    shortcut = pre.shortcut if pre is not None else legal_aid.shortcut(text)
+    shortcut = pre.shortcut if pre is not None else shortcut_of(text)
     if shortcut:  # 我的预约 / 取消预约: the router would start a new booking
         engine.set_context(choices=None, feedback=None, more=None)
         return goto(engine, shortcut)
@@ -54,13 +52,20 @@ class Prepared(NamedTuple):
 def prepare(text: str | None) -> Prepared | None:
     from bot.dialog import command_of
     from bot.nlu import is_traditional, route  # the index loads once per process, on first use
-    from bot.services import legal_aid
 
     if not text:
         return None
     command = command_of(text)
-    shortcut = None if command else legal_aid.shortcut(text)
+    shortcut = None if command else shortcut_of(text)
     return Prepared(text, is_traditional(text), shortcut, None if command or shortcut else route(text))
+
+
+def shortcut_of(text: str) -> str | None:
+    """我的预约 / 取消预约 → a legal_aid target (the router would start a new booking)."""
+    from bot import vocabulary
+
+    target = vocabulary.target(text)
+    return target if target is not None and target.startswith("legal_aid.") else None
 
 
 def prepared_for(engine, text: str) -> Prepared | None:
@@ -119,7 +124,7 @@ def answer(engine, faq_id: str) -> str:
 def show_page(engine, faq_id: str, pages: list[str], index: int) -> str:
     if index + 1 < len(pages):
         engine.set_context(more={"faq": faq_id, "page": index + 1}, feedback=faq_id)
-        return pages[index]
+        return pages[index] + "\n\n" + texts.MORE.format(page=index + 1, total=len(pages))
     engine.set_context(more=None, feedback=faq_id)
     paused = texts.PAUSED.format(title=engine.flow.TITLE) if engine.flow is not None else ""
     return pages[index] + texts.FEEDBACK_ASK + ("\n" + paused if paused else "")

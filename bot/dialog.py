@@ -5,37 +5,24 @@ Dialog row (flow, state, slots, context), so any worker process can continue any
 """
 from __future__ import annotations
 
-import re
-import unicodedata
 from datetime import timedelta
 
 from sqlalchemy import bindparam, select
 
-from bot import texts
+from bot import texts, vocabulary
 from bot.clock import aware, now
 from bot.flows import FLOWS
 from bot.flows.steps import FlowMachine, Invalid
 from bot.models import Dialog
 from bot.services import handoff
 
-# Global commands work in every state; Traditional forms included (they arrive before any
-# normalisation). Keys are compared after NFKC and punctuation stripping.
-COMMANDS = {
-    **dict.fromkeys(["取消", "退出", "取消办理", "不办了", "算了"], "cancel"),
-    **dict.fromkeys(["返回", "上一步", "返回上一步"], "back"),
-    **dict.fromkeys(["菜单", "帮助", "菜單", "幫助", "選單", "menu", "help", "?"], "menu"),
-    **dict.fromkeys(["转人工", "轉人工", "人工", "人工服务", "人工服務", "人工客服", "找人工"], "handoff"),
-    **dict.fromkeys(["继续", "繼續", "继续办理", "繼續辦理"], "resume"),
-    **dict.fromkeys(["结束人工", "結束人工", "返回机器人", "返回機器人"], "end_handoff"),
-}
 MAX_FAILURES = 3
 # Built once (SQLAlchemy memoizes its cache key); loading the row is on every message's path.
 DIALOG_FOR_UPDATE = select(Dialog).where(Dialog.worker_id == bindparam("worker_id")).with_for_update()
 
 
 def command_of(text: str) -> str | None:
-    key = re.sub(r"[\s。.!！?？~～,，「」]", "", unicodedata.normalize("NFKC", text or "")).lower()
-    return COMMANDS.get(key) or ("menu" if key == "" else None)
+    return vocabulary.command(text)
 
 
 class FlowRun:

@@ -63,7 +63,7 @@ def rules(registered: bool = False) -> str:
         pages = faq.render("home_office.rules")
     except (KeyError, OSError, faq.FaqError):
         return RULES_FALLBACK
-    paragraphs = "\n\n".join(p.removesuffix("\n\n" + faq.MORE) for p in pages).split("\n\n")
+    paragraphs = "\n\n".join(pages).split("\n\n")
     if registered and len(paragraphs) > 1 and "回复「" in paragraphs[-1]:
         paragraphs.pop()
     return "\n\n".join(paragraphs)

@@ -30,11 +30,6 @@ PICK_TO_CANCEL = "要取消哪个预约？回复序号，例如：1\n{listing}\n
 CANCELLED = "已取消您 {when} 的法律援助预约，名额已释放。需要时可以回复「法律援助」重新预约。"
 ALREADY_GONE = "这个预约已经取消或已过期，不用再取消了。\n\n"
 
-# Exact phrases outside a flow (checked before the FAQ router, which would start a new booking).
-LIST_WORDS = re.compile(r"^(查看|查询|查一下|看看)?(我的)?(法律援助|法援|律师)?(咨询)?预约(记录|情况)?$")
-CANCEL_WORDS = re.compile(r"^(我要|我想|帮我)?(取消|退掉|退订|撤销)(我的)?(法律援助|法援|律师)?(咨询)?(的)?预约$")
-
-
 # -- schedule → slots ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -185,17 +180,6 @@ def cancel(session, worker, booking_id: int) -> str:
 def bookings_text(session, worker) -> str:
     bookings = upcoming(session, worker)
     return MY_BOOKINGS.format(listing=_listing(bookings)) if bookings else NO_BOOKINGS
-
-
-def shortcut(text: str) -> str | None:
-    """'我的预约' → legal_aid.bookings, '取消预约' → legal_aid.cancel; None for anything else."""
-    t = re.sub(r"[\s，,。.!！?？]", "", simple(text))
-    if CANCEL_WORDS.fullmatch(t):
-        return "legal_aid.cancel"
-    m = LIST_WORDS.fullmatch(t)
-    if m and (m.group(1) or m.group(2) or m.group(5)):  # 预约 / 法律援助预约 alone mean "book one"
-        return "legal_aid.bookings"
-    return None
 
 
 def respond(engine, target: str) -> str:
