@@ -24,6 +24,7 @@ SETTINGS = [
     ("OFFICE_HOURS", "工作日 9:00–17:30", str),
     ("CS_WINDOW_HOURS", 48, int),  # WeChat: customer-service messages only this long after the worker's last message
     ("CS_WINDOW_QUOTA", 5, int),  # … and at most this many in that window
+    ("LEGAL_AID_MAX_OPEN", 1, int),  # upcoming legal-aid bookings one worker may hold
     ("FAQ_DIR", "", str),
     ("MEMBERSHIP_OPTIONS_FILE", "", str),
     ("ENV", "development", str),
@@ -32,7 +33,8 @@ SETTINGS = [
 
 def create_app(config: dict | None = None) -> Flask:
     """Create the bot's Flask app; `config` is applied last so tests win."""
-    app = Flask(__name__, instance_relative_config=True, template_folder="bot/templates")
+    app = Flask(__name__, instance_relative_config=True, template_folder="bot/templates",
+                static_folder="bot/static")
     load_settings(app, config)
     configure_logging(app)
     register_extensions(app)

@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.clock import now
@@ -207,7 +208,8 @@ class HomeOfficeRegistration(db.Model):
 
 
 class HealthCheckin(db.Model):
-    """每日健康打卡: one per worker per day (a second one the same day updates it)."""
+    """每日健康打卡: one reading. A worker may check in more than once a day; every reading is kept
+    and the day shows the worst (bot.services.home_office.Day)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     worker_id: Mapped[int] = mapped_column(ForeignKey("worker.id"), index=True)
@@ -224,7 +226,7 @@ class HealthCheckin(db.Model):
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=now, onupdate=now)
 
     worker: Mapped[Worker] = relationship()
-    __table_args__ = (UniqueConstraint("worker_id", "day", name="uq_checkin_worker_day"),)
+    __table_args__ = (Index("ix_checkin_worker_day", "worker_id", "day"),)
 
 
 class LegalAidSlot(db.Model):
@@ -235,6 +237,7 @@ class LegalAidSlot(db.Model):
     ends_at: Mapped[datetime] = mapped_column(Timestamp)
     capacity: Mapped[int] = mapped_column(Integer, default=3)
     place: Mapped[str] = mapped_column(String(128), default="")
+    mode: Mapped[str] = mapped_column(String(12), default="in_person")  # in_person | online
 
     __table_args__ = (UniqueConstraint("starts_at", "place", name="uq_slot_start_place"),)
 

@@ -14,7 +14,7 @@ from requests import RequestException
 from sqlalchemy import func, or_, select
 from wechatpy.exceptions import WeChatClientException
 
-from bot import message_log
+from bot import message_log, texts
 from bot.clock import aware, now
 from bot.extensions import db
 from bot.models import Outbox, Worker
@@ -40,6 +40,14 @@ def queue(session, worker_id: int, content: str, dedupe_key: str, kind: str = "t
                  not_before=not_before, payload={"content": content, **payload})
     session.add(row)
     return row
+
+
+def notify(session, worker_id: int, notice: str, dedupe_key: str, *, purpose: str = "notice",
+           not_before=None, **params) -> Outbox | None:
+    """Queue one of the worker notices in bot/texts.py NOTICES, filled with `params`: services say
+    what happened (membership.approved, handoff.closed …), the wording lives with the other texts."""
+    return queue(session, worker_id, texts.NOTICES[notice].format(**params), dedupe_key, purpose=purpose,
+                 not_before=not_before, notice=notice)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from bot.models import Escalation, FeedbackVote, RouteLog
 
 def test_question_answered_and_helpful_vote_recorded(chat, db_session):
     reply = chat.say("公司拖欠我三个月工资了怎么办")
-    assert "12333" in reply or "回复「更多」" in reply   # wage-arrears answer (first page)
+    assert "12333" in reply and "（1/3）" in reply  # wage-arrears answer, first of three pages
     while "回复「更多」" in reply:
         reply = chat.say("更多")
     assert "这个回答有帮助吗" in reply
@@ -61,7 +61,6 @@ def test_out_of_scope_message_gets_the_fallback_and_is_recorded(chat, db_session
 def test_traditional_question_is_answered_in_traditional(chat):
     reply = chat.say("週六加班公司不給加班費，怎麼辦？")
     assert "加班" in reply and "勞動法" in reply and "劳动法" not in reply
-    assert "這個回答有幫助嗎" in reply or "更多" in reply
 
 
 def test_long_answer_is_paged_and_each_page_fits_wechat(chat):

@@ -116,7 +116,8 @@ class Index:
         self.tok = jieba.Tokenizer()
         self.tok.initialize()
         if cat.userdict:
-            self.tok.load_userdict(str(cat.userdict))
+            with open(cat.userdict, "rb") as f:  # given a path, jieba leaves the file open
+                self.tok.load_userdict(f)
         self.seg = Segmenter(self.tok)             # == tok.lcut(text, HMM=False), faster
         self.synonyms = _load_synonyms()
         self._build_synonym_matchers()
