@@ -1,4 +1,4 @@
-"""Command-line tools registered on the app: `flask chat`, `flask faq …`, `flask nlu …`."""
+"""Command-line tools registered on the app (the one place): `flask chat`, `flask faq …`, `flask jobs …` …"""
 from __future__ import annotations
 
 import click
@@ -7,19 +7,24 @@ from flask.cli import with_appcontext
 
 
 def init_app(app: Flask) -> None:
+    from bot.devserver import serve
     from bot.diagrams import flows_cli
     from bot.faq import faq_cli
     from bot.nlu.cli import nlu_cli
     from bot.services.export import export_command
     from bot.services.legal_aid import legal_aid_cli
+    from bot.wechat_menu import wechat_cli
 
     app.cli.add_command(chat)
     app.cli.add_command(outbox_cli)
+    app.cli.add_command(jobs_cli)
     app.cli.add_command(faq_cli)
     app.cli.add_command(nlu_cli)
     app.cli.add_command(legal_aid_cli)
     app.cli.add_command(export_command)
     app.cli.add_command(flows_cli)
+    app.cli.add_command(wechat_cli)
+    app.cli.add_command(serve)
 
 
 @click.command("chat")
@@ -72,3 +77,43 @@ def outbox_send(loop: bool, interval: int) -> None:
         if not loop:
             break
         time.sleep(interval)
+
+
+jobs_cli = click.Group("jobs", help="Scheduled jobs: reminders, notices, staff alerts, slots, retention.")
+
+
+@jobs_cli.command("tick")
+@with_appcontext
+def jobs_tick() -> None:
+    """Run what is due now, once (idempotent: fit for cron or a systemd timer)."""
+    from bot import jobs
+
+    scheduler = jobs.Scheduler()
+    try:
+        click.echo(jobs.summary(scheduler.tick()))
+    except jobs.SettingError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        scheduler.release()
+
+
+@jobs_cli.command("run")
+@click.option("--loop", is_flag=True, help="Keep ticking (every JOBS_INTERVAL_SECONDS) while holding the lease.")
+@click.option("--interval", type=float, help="Seconds between ticks (default: JOBS_INTERVAL_SECONDS).")
+@with_appcontext
+def jobs_run(loop: bool, interval: float | None) -> None:
+    """Run the scheduler: once, or with --loop until Ctrl-C / SIGTERM (then the lease is given up)."""
+    import signal
+    import threading
+
+    from bot import jobs
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    interval = interval or current_app.config["JOBS_INTERVAL_SECONDS"]
+    try:
+        jobs.Scheduler().loop(stop, interval, report=lambda results: click.echo(jobs.summary(results)), once=not loop)
+    except jobs.SettingError as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        click.echo("stopped")

@@ -197,3 +197,30 @@ def decide(session, application: MembershipApplication, approved: bool, reason: 
     session.add(message)
     session.flush()
     return message
+
+
+# -- retention (for the scheduled retention job) -------------------------------------------------
+KEEP_MONTHS = 6  # what the notice promises: "申请撤回或未通过的，处理完毕后6个月内删除"
+
+
+def purge_closed(session, today, keep_months: int = KEEP_MONTHS) -> int:
+    """Delete withdrawn and rejected applications processed `keep_months` months before `today`
+    (a Beijing date) or earlier. Returns rows deleted.
+
+    "处理完毕" is the decision for a rejection (decided_at) and the withdrawal for a withdrawn one
+    (updated_at: withdraw() is the last change to such a row; re-applying makes it pending again,
+    so it is no longer a candidate). Run daily, this deletes on the day six months later at the
+    latest, which keeps "6个月内删除"; rows processed a day later are kept.
+    """
+    from datetime import UTC, datetime, time, timedelta
+
+    from dateutil.relativedelta import relativedelta
+    from sqlalchemy import and_, delete, or_
+
+    last_day = today - relativedelta(months=keep_months)
+    before = datetime.combine(last_day + timedelta(days=1), time(0), LOCAL_TZ).astimezone(UTC)
+    rejected = func.coalesce(MembershipApplication.decided_at, MembershipApplication.updated_at)
+    return session.execute(delete(MembershipApplication).where(or_(
+        and_(MembershipApplication.status == "rejected", rejected < before),
+        and_(MembershipApplication.status == "withdrawn", MembershipApplication.updated_at < before)))
+        .execution_options(synchronize_session=False)).rowcount

@@ -1,0 +1,147 @@
+"""Scheduled jobs: reminders, notices, staff alerts, slots and retention, run by an idempotent tick.
+
+Each job creates rows with unique keys (JobOccurrence; the outbox dedupe key is the same string)
+and queues its outbox messages in the same transaction, so a job run twice, or by two processes
+at once, creates nothing twice. `tick` runs whatever is due now (times are settings, Beijing
+time) while this process holds the scheduler lease (bot/jobs/lease.py). Run it from cron, a
+systemd timer, `flask jobs run --loop` or the development server (`flask serve`).
+
+Hand-written rather than APScheduler: its 3.x job stores fire a job in every process that runs a
+scheduler and keep no per-subject record, and what is needed here is exactly that record (one
+reminder per worker and day) plus a lease in our own database.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import time
+
+from flask import current_app
+
+from bot.clock import LOCAL_TZ, local_now
+from bot.extensions import db
+from bot.jobs import checkins, legal_aid, lease, retention, staff_alerts
+from bot.jobs.base import Context, QuietHours, SettingError, time_of_day
+from bot.storage import write_transaction
+
+log = logging.getLogger(__name__)
+Counts = dict[str, int]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    run: Callable[..., Counts]  # (session, Context) -> counts
+    at: str | None = None  # the setting with the time of day from which it is due; None: every tick
+    batched: bool = False  # does ctx.batch subjects per transaction: called again while it fills one
+    own_transactions: bool = False  # does its own (network calls outside the write lock)
+
+
+JOBS = (
+    Job("legal_aid_slots", legal_aid.slots),
+    Job("retention", retention.run, at="RETENTION_TIME"),
+    Job("staff_alerts", staff_alerts.create, batched=True),
+    Job("staff_alert_push", staff_alerts.push, own_transactions=True),
+    Job("checkin_reminders", checkins.checkin_reminders, at="CHECKIN_REMINDER_TIME", batched=True),
+    Job("home_office_lapsed", checkins.lapsed_notices, at="CHECKIN_REMINDER_TIME", batched=True),
+    Job("legal_aid_reminders", legal_aid.booking_reminders, at="LEGAL_AID_REMINDER_TIME", batched=True),
+)
+
+
+class LeaseLost(RuntimeError):
+    """Another scheduler took the lease during this tick (ours had expired): stop at once."""
+
+
+def schedule(config) -> dict[str, time | None]:
+    """Each job's time of day from the settings; a SettingError names a bad one."""
+    return {job.name: time_of_day(config.get(job.at, ""), job.at) if job.at else None for job in JOBS}
+
+
+def run_due(session, config, renew: Callable[[], bool] | None = None, batch: int = 500) -> dict[str, Counts | str]:
+    """Run every job that is due now. A failing job is rolled back and logged, and the others still
+    run (it is tried again on the next tick). Returns {job: counts, or "error: …"} for the jobs
+    that did something.
+
+    `renew` is called before each job (the lease); when it returns False the tick stops.
+    """
+    times, quiet = schedule(config), QuietHours.parse(config.get("QUIET_HOURS", ""))
+    moment = local_now()
+    ctx = Context(day=moment.date(), quiet=quiet, config=dict(config), batch=batch)
+    results: dict[str, Counts | str] = {}
+    for job in JOBS:
+        if times[job.name] is not None and moment.time() < times[job.name]:
+            continue
+        if renew is not None and not renew():
+            raise LeaseLost(f"lease lost before {job.name}")
+        try:
+            counts = _run(session, job, ctx)
+            if counts:
+                results[job.name] = counts
+        except Exception as exc:  # noqa: BLE001 – one job's failure must not stop the others
+            session.rollback()
+            log.exception("job %s failed", job.name)
+            results[job.name] = f"error: {exc}"[:300]
+    return results
+
+
+def _run(session, job: Job, ctx: Context) -> Counts:
+    if job.own_transactions:
+        return job.run(session, ctx)
+    total: Counts = {}
+    while True:
+        write_transaction(session)
+        counts = job.run(session, ctx)
+        session.commit()
+        for key, n in counts.items():
+            total[key] = total.get(key, 0) + n
+        if not job.batched or sum(counts.values()) < ctx.batch:
+            return total
+
+
+class Scheduler:
+    """One process's scheduler: ticks only while it holds the lease (uses the app's db.session)."""
+
+    def __init__(self, holder: str | None = None):
+        self.holder = holder or lease.new_holder()
+
+    def tick(self) -> dict[str, Counts | str] | None:
+        """Run what is due once; None when another process holds the lease."""
+        config = current_app.config
+        seconds = int(config.get("JOBS_LEASE_SECONDS", 300))
+        if not lease.acquire(db.session, self.holder, seconds):
+            return None
+        return run_due(db.session, config, renew=lambda: lease.acquire(db.session, self.holder, seconds))
+
+    def release(self) -> None:
+        lease.release(db.session, self.holder)
+
+    def loop(self, stop: threading.Event, interval: float, report: Callable[[dict | None], None] = lambda r: None,
+             once: bool = False) -> None:
+        """Tick every `interval` seconds until `stop` is set (or once), then give the lease up."""
+        try:
+            while True:
+                try:
+                    report(self.tick())
+                except SettingError:
+                    raise
+                except Exception:  # noqa: BLE001 – a database hiccup must not end the scheduler
+                    db.session.rollback()
+                    log.exception("scheduler tick failed; trying again in %s s", interval)
+                if once or stop.wait(interval):
+                    return
+        finally:
+            self.release()
+
+
+def summary(results: dict[str, Counts | str] | None) -> str:
+    """One line per job that did something, for the CLI and the logs."""
+    if results is None:
+        held = lease.current(db.session)
+        db.session.rollback()
+        holder = f"{held.holder} until {held.expires_at.astimezone(LOCAL_TZ):%H:%M:%S}" if held else "another scheduler"
+        return f"the scheduler lease is held by {holder}; nothing run here"
+    lines = [f"{name}: " + (value if isinstance(value, str) else " ".join(f"{k}={n}" for k, n in value.items()))
+             for name, value in results.items() if value]
+    return "\n".join(lines) or "nothing due"
