@@ -77,8 +77,10 @@ def insert_once(session, model, unique: str, **values) -> bool:
     dialect = session.get_bind().dialect.name
     if dialect in ("sqlite", "postgresql"):
         insert = (sqlite if dialect == "sqlite" else postgresql).insert
-        return session.execute(insert(model).values(**values).on_conflict_do_nothing(index_elements=[unique])
-                               ).rowcount == 1
+        # RETURNING tells whether a row went in (psycopg reports no rowcount for this INSERT).
+        table = model.__table__
+        statement = insert(table).values(**values).on_conflict_do_nothing(index_elements=[unique])
+        return session.execute(statement.returning(table.c[unique])).first() is not None
     column = getattr(model, unique)
     if session.scalars(select(column).where(column == values[unique])).first() is not None:
         return False
