@@ -23,30 +23,37 @@ from flask import current_app
 from bot.clock import LOCAL_TZ, local_now
 from bot.extensions import db
 from bot.jobs import checkins, legal_aid, lease, retention, staff_alerts
-from bot.jobs.base import Context, QuietHours, SettingError, time_of_day
+from bot.jobs.base import Context, QuietHours, Reminder, SettingError, queue_reminders, time_of_day
 from bot.storage import write_transaction
 
 log = logging.getLogger(__name__)
 Counts = dict[str, int]
+# Reminders per write transaction: at 100 each batch holds SQLite's one write lock ~60 ms of CPU,
+# short beside the 5 s WeChat gives a webhook reply; 500 saves ~10 % CPU (bench/jobs.py, bench/README.md).
+BATCH = 100
 
 
 @dataclass(frozen=True)
 class Job:
-    name: str
-    run: Callable[..., Counts]  # (session, Context) -> counts
+    """A job does one of: `run` (session, Context) -> counts, in one write transaction; `remind`
+    (session, Context) -> the reminders due, read without the write lock and then queued
+    ctx.batch per transaction; or `run` with own_transactions (network calls outside the lock)."""
+
+    name: str  # also JobOccurrence.job
+    run: Callable[..., Counts] | None = None
+    remind: Callable[..., list[Reminder]] | None = None
     at: str | None = None  # the setting with the time of day from which it is due; None: every tick
-    batched: bool = False  # does ctx.batch subjects per transaction: called again while it fills one
-    own_transactions: bool = False  # does its own (network calls outside the write lock)
+    own_transactions: bool = False
 
 
 JOBS = (
     Job("legal_aid_slots", legal_aid.slots),
     Job("retention", retention.run, at="RETENTION_TIME"),
-    Job("staff_alerts", staff_alerts.create, batched=True),
+    Job("staff_alerts", staff_alerts.create),
     Job("staff_alert_push", staff_alerts.push, own_transactions=True),
-    Job("checkin_reminders", checkins.checkin_reminders, at="CHECKIN_REMINDER_TIME", batched=True),
-    Job("home_office_lapsed", checkins.lapsed_notices, at="CHECKIN_REMINDER_TIME", batched=True),
-    Job("legal_aid_reminders", legal_aid.booking_reminders, at="LEGAL_AID_REMINDER_TIME", batched=True),
+    Job("checkin_reminders", remind=checkins.checkin_reminders, at="CHECKIN_REMINDER_TIME"),
+    Job("home_office_lapsed", remind=checkins.lapsed_notices, at="CHECKIN_REMINDER_TIME"),
+    Job("legal_aid_reminders", remind=legal_aid.booking_reminders, at="LEGAL_AID_REMINDER_TIME"),
 )
 
 
@@ -59,7 +66,7 @@ def schedule(config) -> dict[str, time | None]:
     return {job.name: time_of_day(config.get(job.at, ""), job.at) if job.at else None for job in JOBS}
 
 
-def run_due(session, config, renew: Callable[[], bool] | None = None, batch: int = 500) -> dict[str, Counts | str]:
+def run_due(session, config, renew: Callable[[], bool] | None = None, batch: int = BATCH) -> dict[str, Counts | str]:
     """Run every job that is due now. A failing job is rolled back and logged, and the others still
     run (it is tried again on the next tick). Returns {job: counts, or "error: …"} for the jobs
     that did something.
@@ -89,15 +96,20 @@ def run_due(session, config, renew: Callable[[], bool] | None = None, batch: int
 def _run(session, job: Job, ctx: Context) -> Counts:
     if job.own_transactions:
         return job.run(session, ctx)
-    total: Counts = {}
-    while True:
+    if job.remind is None:
         write_transaction(session)
         counts = job.run(session, ctx)
         session.commit()
-        for key, n in counts.items():
-            total[key] = total.get(key, 0) + n
-        if not job.batched or sum(counts.values()) < ctx.batch:
-            return total
+        return counts
+    due = job.remind(session, ctx)
+    session.rollback()  # end the read: nobody waits for the write lock while we find who is due
+    total: Counts = {}
+    for i in range(0, len(due), ctx.batch):
+        write_transaction(session)
+        for outcome, n in queue_reminders(session, ctx, job.name, due[i:i + ctx.batch]).items():
+            total[outcome] = total.get(outcome, 0) + n
+        session.commit()
+    return total
 
 
 class Scheduler:

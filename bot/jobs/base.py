@@ -68,25 +68,33 @@ def start_of(day: date) -> datetime:
     return datetime.combine(day, time(0), LOCAL_TZ).astimezone(UTC)
 
 
-def insert_once(session, model, unique: str, **values) -> bool:
-    """INSERT a row unless one with the same `unique` column value exists; False when it did.
+def insert_new(session, model, unique: str, rows: list[dict]) -> set:
+    """INSERT the rows whose `unique` column value is not taken yet; returns the values inserted.
 
-    INSERT … ON CONFLICT DO NOTHING, so two PostgreSQL transactions racing on one key do not fail
-    (the second waits for the first to commit, then inserts nothing); SQLite writers are serialised.
+    INSERT … ON CONFLICT DO NOTHING RETURNING, one statement per batch, so two PostgreSQL
+    transactions racing on one key do not fail (the second waits for the first to commit, then
+    inserts nothing); SQLite writers are serialised anyway. RETURNING, because psycopg reports
+    no rowcount for this INSERT.
     """
+    if not rows:
+        return set()
     dialect = session.get_bind().dialect.name
     if dialect in ("sqlite", "postgresql"):
-        insert = (sqlite if dialect == "sqlite" else postgresql).insert
-        # RETURNING tells whether a row went in (psycopg reports no rowcount for this INSERT).
         table = model.__table__
-        statement = insert(table).values(**values).on_conflict_do_nothing(index_elements=[unique])
-        return session.execute(statement.returning(table.c[unique])).first() is not None
-    column = getattr(model, unique)
-    if session.scalars(select(column).where(column == values[unique])).first() is not None:
-        return False
-    session.add(model(**values))
-    session.flush()
-    return True
+        insert = (sqlite if dialect == "sqlite" else postgresql).insert(table)
+        statement = insert.values(rows).on_conflict_do_nothing(index_elements=[unique]).returning(table.c[unique])
+        return set(session.scalars(statement))
+    column, inserted = getattr(model, unique), set()
+    for values in rows:  # other databases: look, then insert (the unique constraint has the last word)
+        if session.scalars(select(column).where(column == values[unique])).first() is None:
+            session.add(model(**values))
+            session.flush()
+            inserted.add(values[unique])
+    return inserted
+
+
+def insert_once(session, model, unique: str, **values) -> bool:
+    return bool(insert_new(session, model, unique, [values]))
 
 
 def occur(session, job: str, key: str, day: date, outcome: str = "done") -> bool:
@@ -109,7 +117,7 @@ class Context:
     day: date
     quiet: QuietHours
     config: dict[str, Any] = field(default_factory=dict)
-    batch: int = 500  # subjects per transaction: SQLite's one write lock is never held for long
+    batch: int = 100  # reminders per write transaction: SQLite's one write lock is never held for long
 
 
 @dataclass(frozen=True)
@@ -124,31 +132,38 @@ def tally(counts: dict[str, int], outcome: str) -> None:
     counts[outcome] = counts.get(outcome, 0) + 1
 
 
-def remind_all(session, ctx: Context, job: str, due: Iterable[Reminder]) -> dict[str, int]:
-    """Queue the due reminders not sent yet to workers who get reminders, at most ctx.batch of them."""
+def still_due(session, due: Iterable[Reminder]) -> list[Reminder]:
+    """The reminders not sent yet (no occurrence) to workers who get reminders. Reads only."""
     due = list(due)
     done = existing(session, [r.key for r in due])
-    due = [r for r in due if r.key not in done]
-    wanted = reminders.receivers(session, [r.worker_id for r in due])
+    wanted = reminders.receivers(session, [r.worker_id for r in due if r.key not in done])
+    return [r for r in due if r.key not in done and r.worker_id in wanted]
+
+
+def queue_reminders(session, ctx: Context, job: str, batch: list[Reminder]) -> dict[str, int]:
+    """Queue a batch of reminders with their occurrences, in the caller's write transaction.
+
+    Counts the outcomes: "queued" (send now), "held" (quiet hours: not_before = their end),
+    "skipped" (quiet hours would hold it past `expires`, when it is no longer true) and "exists"
+    (another tick or process did it first).
+    """
+    held_until = ctx.quiet.release(now())
+
+    def outcome(r: Reminder) -> str:
+        if held_until and r.expires and held_until >= r.expires:
+            return "skipped"
+        return "held" if held_until else "queued"
+
+    moment, outcomes = now(), {r.key: outcome(r) for r in batch}
+    inserted = insert_new(session, JobOccurrence, "key", [
+        dict(key=r.key, job=job, day=ctx.day, outcome=outcomes[r.key], created_at=moment) for r in batch])
     counts: dict[str, int] = {}
-    for r in [r for r in due if r.worker_id in wanted][:ctx.batch]:
-        tally(counts, remind(session, ctx.quiet, job=job, key=r.key, day=ctx.day, worker_id=r.worker_id,
-                             content=r.content, expires=r.expires))
+    with session.no_autoflush:  # one flush for the batch's outbox rows (their keys are unique in it)
+        for r in batch:
+            tally(counts, outcomes[r.key] if r.key in inserted else "exists")
+            if r.key in inserted and outcomes[r.key] != "skipped":
+                extra = {"expires_at": r.expires.isoformat()} if r.expires else {}
+                outbox.queue(session, r.worker_id, r.content, dedupe_key=r.key, purpose="reminder",
+                             not_before=held_until, **extra)
+    session.flush()
     return counts
-
-
-def remind(session, quiet: QuietHours, *, job: str, key: str, day: date, worker_id: int, content: str,
-           expires: datetime | None = None) -> str:
-    """Queue a reminder with its occurrence, in the caller's transaction. Returns the outcome:
-    "queued" (send now), "held" (quiet hours: not_before = their end), "skipped" (held past
-    `expires`, when it would no longer be true), or "exists" (an earlier tick did it)."""
-    held_until = quiet.release(now())
-    outcome = "held" if held_until else "queued"
-    if held_until and expires and held_until >= expires:
-        outcome = "skipped"
-    if not occur(session, job, key, day, outcome):
-        return "exists"
-    if outcome != "skipped":
-        extra = {"expires_at": expires.isoformat()} if expires else {}
-        outbox.queue(session, worker_id, content, dedupe_key=key, purpose="reminder", not_before=held_until, **extra)
-    return outcome

@@ -8,7 +8,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from bot.clock import aware
-from bot.jobs.base import Context, Reminder, occur, remind_all
+from bot.jobs.base import Context, Reminder, occur, still_due
 from bot.models import LegalAidBooking
 from bot.services import legal_aid
 
@@ -17,12 +17,12 @@ BOOKING_REMINDER = ("【法律援助预约提醒】您预约的律师咨询在�
                     "不想再收到提醒，回复「退订提醒」。")
 
 
-def booking_reminders(session, ctx: Context) -> dict[str, int]:
+def booking_reminders(session, ctx: Context) -> list[Reminder]:
     """Remind each worker of a booking tomorrow, once per booking (not sent once the slot has begun)."""
     bookings = session.scalars(select(LegalAidBooking).where(
         LegalAidBooking.status == "booked", LegalAidBooking.day == ctx.day + timedelta(days=1),
         LegalAidBooking.slot_id.is_not(None)).order_by(LegalAidBooking.id))
-    return remind_all(session, ctx, "legal_aid_reminder", (
+    return still_due(session, (
         Reminder(f"legal_aid_reminder:{b.id}", b.worker_id,
                  BOOKING_REMINDER.format(slot=legal_aid.describe(b.slot), topic=b.topic),
                  expires=aware(b.slot.starts_at)) for b in bookings))
