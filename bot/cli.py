@@ -108,11 +108,18 @@ def jobs_run(loop: bool, interval: float | None) -> None:
 
     from bot import jobs
 
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    interval = interval or current_app.config["JOBS_INTERVAL_SECONDS"]
+    stop, last = threading.Event(), [""]
+    if loop:
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def report(results) -> None:  # what was done, and a quiet or waiting state only when it changes
+        text = jobs.summary(results)
+        if results or text != last[0]:
+            click.echo(text)
+        last[0] = text
+
     try:
-        jobs.Scheduler().loop(stop, interval, report=lambda results: click.echo(jobs.summary(results)), once=not loop)
+        jobs.Scheduler().loop(stop, interval or current_app.config["JOBS_INTERVAL_SECONDS"], report, once=not loop)
     except jobs.SettingError as exc:
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:

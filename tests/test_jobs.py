@@ -278,6 +278,14 @@ def test_a_second_scheduler_runs_nothing_while_the_first_holds_the_lease_and_tak
     assert tick(app, "scheduler-a") is not None  # given up: taken at once
 
 
+def test_a_scheduler_that_lost_the_lease_stops_before_the_next_job(app):
+    with app.app_context():
+        assert jobs.run_due(db.session, app.config, renew=lambda: False) == {
+            "scheduler": "lease lost: stopped before legal_aid_slots"}
+        db.session.remove()
+    assert count(app, JobOccurrence) == count(app, LegalAidSlot) == 0
+
+
 def test_a_one_off_tick_reports_who_holds_the_lease(app):
     tick(app, "web-1:4242:loop")
     result = app.test_cli_runner().invoke(args=["jobs", "tick"])

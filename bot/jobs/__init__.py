@@ -57,10 +57,6 @@ JOBS = (
 )
 
 
-class LeaseLost(RuntimeError):
-    """Another scheduler took the lease during this tick (ours had expired): stop at once."""
-
-
 def schedule(config) -> dict[str, time | None]:
     """Each job's time of day from the settings; a SettingError names a bad one."""
     return {job.name: time_of_day(config.get(job.at, ""), job.at) if job.at else None for job in JOBS}
@@ -71,17 +67,20 @@ def run_due(session, config, renew: Callable[[], bool] | None = None, batch: int
     run (it is tried again on the next tick). Returns {job: counts, or "error: …"} for the jobs
     that did something.
 
-    `renew` is called before each job (the lease); when it returns False the tick stops.
+    `renew` is called before each job (the lease); when it returns False (another scheduler took
+    over after ours expired) the tick stops there.
     """
     times, quiet = schedule(config), QuietHours.parse(config.get("QUIET_HOURS", ""))
     moment = local_now()
-    ctx = Context(day=moment.date(), quiet=quiet, config=dict(config), batch=batch)
+    ctx = Context(day=moment.date(), quiet=quiet, batch=batch, config=dict(config))
     results: dict[str, Counts | str] = {}
     for job in JOBS:
         if times[job.name] is not None and moment.time() < times[job.name]:
             continue
         if renew is not None and not renew():
-            raise LeaseLost(f"lease lost before {job.name}")
+            log.warning("scheduler lease lost; stopping before %s", job.name)
+            results["scheduler"] = f"lease lost: stopped before {job.name}"
+            break
         try:
             counts = _run(session, job, ctx)
             if counts:

@@ -116,8 +116,8 @@ class Context:
 
     day: date
     quiet: QuietHours
+    batch: int  # reminders per write transaction (bot.jobs.BATCH)
     config: dict[str, Any] = field(default_factory=dict)
-    batch: int = 100  # reminders per write transaction: SQLite's one write lock is never held for long
 
 
 @dataclass(frozen=True)

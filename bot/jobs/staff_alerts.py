@@ -29,6 +29,10 @@ TIMEOUT = 10  # seconds per push: a slow receiver must not stall the scheduler f
 MAX_BACKOFF = timedelta(hours=1)
 
 
+class NotConfigured(Exception):
+    """A push is pending for a channel whose setting has since been emptied."""
+
+
 def label(reason: str) -> str:
     return REASONS.get(reason, reason)
 
@@ -85,7 +89,7 @@ def _try(send, p: Push, config) -> str:
     try:
         send(p, config)
         return ""
-    except (requests.RequestException, OSError, smtplib.SMTPException) as exc:
+    except (requests.RequestException, OSError, smtplib.SMTPException, NotConfigured) as exc:
         log.warning("staff alert %s: %s failed: %s", p.alert_id, send.__name__, exc)
         return f"{send.__name__}: {exc}"[:500] or send.__name__
 
@@ -119,6 +123,8 @@ def text(p: Push, config) -> str:
 
 def send_webhook(p: Push, config) -> None:
     """POST JSON to STAFF_ALERT_WEBHOOK_URL; any 2xx counts as delivered."""
+    if not config.get("STAFF_ALERT_WEBHOOK_URL"):
+        raise NotConfigured("STAFF_ALERT_WEBHOOK_URL is not set")
     body = {"escalation_id": p.escalation_id, "reason": p.reason, "reason_label": label(p.reason),
             "link": link(p, config), "created_at": p.created_at.isoformat(), "text": text(p, config)}
     requests.post(config["STAFF_ALERT_WEBHOOK_URL"], json=body, timeout=TIMEOUT).raise_for_status()
@@ -126,6 +132,8 @@ def send_webhook(p: Push, config) -> None:
 
 def send_email(p: Push, config) -> None:
     """One plain-text e-mail to STAFF_ALERT_EMAIL through SMTP_HOST (SMTP_SECURITY: starttls | ssl | none)."""
+    if not (config.get("SMTP_HOST") and config.get("STAFF_ALERT_EMAIL")):
+        raise NotConfigured("SMTP_HOST or STAFF_ALERT_EMAIL is not set")
     message = EmailMessage()
     message["Subject"] = f"职工之家：{label(p.reason)}（编号 {p.escalation_id}）"
     message["From"] = config.get("SMTP_FROM") or config.get("SMTP_USER") or "zhigongzhijia@localhost"
