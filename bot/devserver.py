@@ -87,6 +87,7 @@ def serve(host: str, port: int, jobs_interval: float, send_interval: float, no_b
         thread.start()
     click.echo(f"background: {', '.join(t.name for t in threads) or 'none'} · Ctrl-C stops everything")
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored (nohup, &)
     try:
         run_simple(host, port, app, use_reloader=False, threaded=True)
     finally:
