@@ -13,11 +13,14 @@ from flask.cli import with_appcontext
 
 
 def init_app(app: Flask) -> None:
+    from bot.devserver import serve
     from bot.diagrams import flows_cli
     from bot.faq import faq_cli
     from bot.nlu.cli import nlu_cli
+    from bot.wechat_menu import wechat_cli
 
-    for command in (chat, outbox_cli, faq_cli, nlu_cli, legal_aid_cli, export_command, flows_cli):
+    for command in (chat, serve, outbox_cli, jobs_cli, faq_cli, nlu_cli, legal_aid_cli, export_command, flows_cli,
+                    wechat_cli):
         app.cli.add_command(command)
 
 
@@ -120,3 +123,50 @@ def export_command(dataset: str, fmt: str | None, out: str, unmasked: bool) -> N
     click.echo(f"已导出 {count} 行到 {out}")
     if unmasked:
         click.echo("注意：文件包含完整身份证号，请妥善保管，用完及时删除。", err=True)
+
+
+jobs_cli = click.Group("jobs", help="Scheduled jobs: reminders, notices, staff alerts, slots, retention.")
+
+
+@jobs_cli.command("tick")
+@with_appcontext
+def jobs_tick() -> None:
+    """Run what is due now, once (idempotent: fit for cron or a systemd timer)."""
+    from bot import jobs
+
+    scheduler = jobs.Scheduler()
+    try:
+        click.echo(jobs.summary(scheduler.tick()))
+    except jobs.SettingError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        scheduler.release()
+
+
+@jobs_cli.command("run")
+@click.option("--loop", is_flag=True, help="Keep ticking (every JOBS_INTERVAL_SECONDS) while holding the lease.")
+@click.option("--interval", type=float, help="Seconds between ticks (default: JOBS_INTERVAL_SECONDS).")
+@with_appcontext
+def jobs_run(loop: bool, interval: float | None) -> None:
+    """Run the scheduler: once, or with --loop until Ctrl-C / SIGTERM (then the lease is given up)."""
+    import signal
+    import threading
+
+    from bot import jobs
+
+    stop, last = threading.Event(), [""]
+    if loop:
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def report(results) -> None:  # what was done, and a quiet or waiting state only when it changes
+        text = jobs.summary(results)
+        if results or text != last[0]:
+            click.echo(text)
+        last[0] = text
+
+    try:
+        jobs.Scheduler().loop(stop, interval or current_app.config["JOBS_INTERVAL_SECONDS"], report, once=not loop)
+    except jobs.SettingError as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        click.echo("stopped")

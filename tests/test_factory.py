@@ -76,6 +76,7 @@ def test_gunicorn_workers_build_the_router_before_the_first_message(tmp_path):
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/wechat?signature=x&timestamp=1&nonce=1&echostr=e",
                                        timeout=10)
             assert refused.value.code == 403
+            refused.value.close()  # the error holds the response's socket
         finally:
             proc.terminate()
             proc.wait(timeout=30)

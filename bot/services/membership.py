@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from bot import masking, outbox
-from bot.clock import now
+from bot.clock import LOCAL_TZ, now
 from bot.models import Consent, MembershipApplication, Outbox
 from bot.services import crypto
 
@@ -143,3 +143,30 @@ def decide(session, application: MembershipApplication, approved: bool, reason: 
     n = session.scalar(select(func.count()).select_from(Outbox).where(Outbox.dedupe_key.startswith(prefix))) + 1
     return outbox.notify(session, application.worker_id, f"membership.{status}", f"{prefix}{status}:{n}",
                          purpose="decision", routed_to=application.routed_to or "工会", reason=reason)
+
+
+# -- retention (for the scheduled retention job) -------------------------------------------------
+KEEP_MONTHS = 6  # what the notice promises: "申请撤回或未通过的，处理完毕后6个月内删除"
+
+
+def purge_closed(session, today, keep_months: int = KEEP_MONTHS) -> int:
+    """Delete withdrawn and rejected applications processed `keep_months` months before `today`
+    (a Beijing date) or earlier. Returns rows deleted.
+
+    "处理完毕" is the decision for a rejection (decided_at) and the withdrawal for a withdrawn one
+    (updated_at: withdraw() is the last change to such a row; re-applying makes it pending again,
+    so it is no longer a candidate). Run daily, this deletes on the day six months later at the
+    latest, which keeps "6个月内删除"; rows processed a day later are kept.
+    """
+    from datetime import UTC, datetime, time, timedelta
+
+    from dateutil.relativedelta import relativedelta
+    from sqlalchemy import and_, delete, or_
+
+    last_day = today - relativedelta(months=keep_months)
+    before = datetime.combine(last_day + timedelta(days=1), time(0), LOCAL_TZ).astimezone(UTC)
+    rejected = func.coalesce(MembershipApplication.decided_at, MembershipApplication.updated_at)
+    return session.execute(delete(MembershipApplication).where(or_(
+        and_(MembershipApplication.status == "rejected", rejected < before),
+        and_(MembershipApplication.status == "withdrawn", MembershipApplication.updated_at < before)))
+        .execution_options(synchronize_session=False)).rowcount
