@@ -27,14 +27,25 @@ SETTINGS = [
     ("FAQ_DIR", "", str),
     ("MEMBERSHIP_OPTIONS_FILE", "", str),
     ("ENV", "development", str),
+    # the staff workbench (/staff)
+    ("WORKBENCH_FILE", "", str),  # response targets and reject reasons; default config/workbench.yaml
+    ("COOKIE_SECURE", "", str),  # 1 / 0; empty: on in production (the session cookie only over https)
+    ("TRUSTED_PROXIES", 0, int),  # reverse proxies in front of the app (X-Forwarded-For / -Proto)
+    ("STAFF_SESSION_HOURS", 12, int),
+    ("LOGIN_MAX_FAILURES", 5, int),  # wrong passwords in a row before an account is locked …
+    ("LOGIN_LOCK_MINUTES", 15, int),  # … for this long
+    ("LOGIN_IP_LIMIT", 20, int),  # failed logins from one address …
+    ("LOGIN_IP_WINDOW_MINUTES", 15, int),  # … within this window before it is refused
 ]
 
 
 def create_app(config: dict | None = None) -> Flask:
     """Create the bot's Flask app; `config` is applied last so tests win."""
-    app = Flask(__name__, instance_relative_config=True, template_folder="bot/templates")
+    app = Flask(__name__, instance_relative_config=True, template_folder="bot/templates",
+                static_folder="bot/static")
     load_settings(app, config)
     configure_logging(app)
+    register_security(app)
     register_extensions(app)
     register_blueprints(app)
     register_commands(app)
@@ -67,11 +78,19 @@ def configure_logging(app: Flask) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+def register_security(app: Flask) -> None:
+    from bot import security
+
+    security.init_app(app)
+
+
 def register_extensions(app: Flask) -> None:
     from bot.extensions import db, migrate
+    from bot.staff import init_login
     from bot.storage import configure_engine
 
     db.init_app(app)
+    init_login(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path) / "migrations"))
     with app.app_context():
         configure_engine(db.engine)
@@ -80,7 +99,10 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from bot.webhook import bp as webhook_bp
 
+    from bot.staff import blueprint as staff_blueprint
+
     app.register_blueprint(webhook_bp)
+    app.register_blueprint(staff_blueprint())
     if app.config["ENV"] != "production":
         from bot.simulator import bp as simulator_bp
 

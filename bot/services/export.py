@@ -7,6 +7,7 @@ and ID numbers are masked unless --unmasked is given. Cells a spreadsheet would 
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -68,10 +69,14 @@ def applicants(session) -> dict[int, MembershipApplication]:
 
 # -- datasets ----------------------------------------------------------------------------------
 
-def membership(session, unmasked: bool = False, single: bool = False) -> list[Sheet]:
+def membership(session, unmasked: bool = False, single: bool = False,
+               applications: list[MembershipApplication] | None = None) -> list[Sheet]:
+    """All applications, or the given ones (the workbench's filtered list) in their order."""
+    if applications is None:
+        applications = session.scalars(select(MembershipApplication).order_by(MembershipApplication.id))
     sheet = Sheet("入会申请", ["申请编号", "姓名", "手机号", "身份证号", "工作单位", "单位是否有工会", "所在区", "行业",
                            "状态", "转交单位", "未通过原因", "审核人", "审核时间", "提交时间", "更新时间"])
-    for a in session.scalars(select(MembershipApplication).order_by(MembershipApplication.id)):
+    for a in applications:
         sheet.rows.append([a.id, a.name, a.phone, id_number(a, unmasked), a.employer,
                            HAS_UNION.get(a.employer_has_union, a.employer_has_union), a.district, a.industry,
                            STATUS["membership"].get(a.status, a.status), a.routed_to or "", a.reject_reason or "",
@@ -168,11 +173,26 @@ def as_text(value):
 
 
 def write_csv(sheets: list[Sheet], path: str | Path) -> None:
-    (sheet,) = sheets
     with open(path, "w", encoding="utf-8-sig", newline="") as f:  # the BOM tells Excel it is UTF-8
-        writer = csv.writer(f)
-        writer.writerow(sheet.headers)
-        writer.writerows([as_text(v) for v in row] for row in sheet.rows)
+        _csv_rows(sheets, f)
+
+
+def _csv_rows(sheets: list[Sheet], f) -> None:
+    (sheet,) = sheets
+    writer = csv.writer(f)
+    writer.writerow(sheet.headers)
+    writer.writerows([as_text(v) for v in row] for row in sheet.rows)
+
+
+def to_bytes(sheets: list[Sheet], fmt: str) -> bytes:
+    """The file's bytes, for a download (CSV: UTF-8 with a BOM, as `write_csv`)."""
+    if fmt == "csv":
+        text = io.StringIO()
+        _csv_rows(sheets, text)
+        return "\ufeff".encode() + text.getvalue().encode("utf-8")
+    data = io.BytesIO()
+    write_xlsx(sheets, data)
+    return data.getvalue()
 
 
 def write_xlsx(sheets: list[Sheet], path: str | Path) -> None:
