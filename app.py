@@ -32,6 +32,7 @@ SETTINGS = [
     ("COOKIE_SECURE", "", str),  # 1 / 0; empty: on in production (the session cookie only over https)
     ("TRUSTED_PROXIES", 0, int),  # reverse proxies in front of the app (X-Forwarded-For / -Proto)
     ("STAFF_SESSION_HOURS", 12, int),
+    ("STAFF_POLL_SECONDS", 5, int),  # how often open workbench pages ask for new hand-offs and messages
     ("LOGIN_MAX_FAILURES", 5, int),  # wrong passwords in a row before an account is locked …
     ("LOGIN_LOCK_MINUTES", 15, int),  # … for this long
     ("LOGIN_IP_LIMIT", 20, int),  # failed logins from one address …
@@ -68,6 +69,9 @@ def load_settings(app: Flask, config: dict | None) -> None:
     if not app.config["FAQ_DIR"]:
         app.config["FAQ_DIR"] = str(Path(app.root_path) / "faq")
     app.config.update(config or {})
+    from bot import security
+
+    security.configure(app.config, given=config or {})
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
     app.config["SECRET_KEY"] = app.config["SECRET_KEY"]

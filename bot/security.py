@@ -21,18 +21,24 @@ HEADERS = {
 HSTS = "max-age=31536000; includeSubDomains"
 
 
-def init_app(app: Flask) -> None:
-    cfg = app.config
+def configure(cfg, given: dict) -> None:
+    """Session cookie and CSRF settings; keys in `given` (create_app's config) are left as given."""
     secure = str(cfg.get("COOKIE_SECURE", "")).strip().lower()
-    cfg.setdefault("SESSION_COOKIE_SECURE", secure in ("1", "true", "yes") if secure else cfg["ENV"] == "production")
-    cfg.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    cfg.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    cfg.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=int(cfg.get("STAFF_SESSION_HOURS", 12))))
-    cfg.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # checked by the /staff blueprint, not on the webhook
-    cfg.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session: a long-open page must not lose a reply
-    if int(cfg.get("TRUSTED_PROXIES", 0)):
+    values = {
+        "SESSION_COOKIE_SECURE": secure in ("1", "true", "yes") if secure else cfg["ENV"] == "production",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=int(cfg.get("STAFF_SESSION_HOURS", 12))),
+        "WTF_CSRF_CHECK_DEFAULT": False,  # checked by the /staff blueprint, not on the signed webhook
+        "WTF_CSRF_TIME_LIMIT": None,  # valid for the session: a page left open must not lose a reply
+    }
+    cfg.update({key: value for key, value in values.items() if key not in given})
+
+
+def init_app(app: Flask) -> None:
+    n = int(app.config.get("TRUSTED_PROXIES", 0))
+    if n:
         # Behind nginx: the client's address (login limits) and https (Secure, HSTS) come from X-Forwarded-*.
-        n = int(cfg["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     app.after_request(add_headers)
 

@@ -122,8 +122,8 @@ def test_first_response_target_overdue_is_flagged(chat, desk, clock):
 def test_window_closed_says_what_a_reply_becomes(chat, desk, clock):
     clock.set("2026-05-20 10:00")
     eid = escalate(chat)
-    wang = desk("wang")
     clock.advance(hours=49)
+    wang = desk("wang")  # logged in now: a staff session lasts STAFF_SESSION_HOURS
     page = wang.page(f"/staff/inbox/{eid}")
     assert "窗口已关闭" in page and "回复会暂存，职工下次发消息时送达" in page
 

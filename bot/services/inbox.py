@@ -71,7 +71,7 @@ def names(session, worker_ids) -> dict[int, str]:
 
 
 def display_name(escalation: Escalation, known: dict[int, str]) -> str:
-    return known.get(escalation.worker_id) or f"职工 {escalation.worker.openid[-6:]}"
+    return known.get(escalation.worker_id) or f"微信用户 …{escalation.worker.openid[-6:]}"
 
 
 def item(escalation: Escalation, name: str, last_in_at: datetime | None) -> Item:
@@ -117,8 +117,7 @@ def timeline(session, escalation: Escalation) -> list[Entry]:
     messages = session.scalars(select(Message).where(Message.worker_id == worker_id)
                                .order_by(Message.id.desc()).limit(TIMELINE_LIMIT)).all()
     # A sent outbox row is also logged as a message "outbox:<kind>"; the outbox row says more.
-    entries = [Entry(aware(m.created_at), "worker" if m.direction == "in" else "bot", m.content)
-               for m in messages if not m.kind.startswith("outbox:")]
+    entries = [Entry(aware(m.created_at), *_said(m)) for m in messages if not m.kind.startswith("outbox:")]
     since = aware(messages[-1].created_at) if len(messages) == TIMELINE_LIMIT else None
     query = select(Outbox).where(Outbox.worker_id == worker_id)
     for row in session.scalars(query.where(Outbox.created_at >= since) if since else query):
@@ -129,6 +128,19 @@ def timeline(session, escalation: Escalation) -> list[Entry]:
     for note in session.scalars(select(EscalationNote).where(EscalationNote.escalation_id == escalation.id)):
         entries.append(Entry(aware(note.created_at), "note", note.body, note.author.name))
     return sorted(entries, key=lambda e: e.at)
+
+
+EVENTS = {"event:subscribe": "关注了公众号", "event:subscribe_scan": "扫码关注了公众号",
+          "event:unsubscribe": "取消了关注", "event:click": "点击了菜单"}
+
+
+def _said(m: Message) -> tuple[str, str]:
+    """(who, text) for a logged message; events get a short description instead of their key."""
+    if m.direction != "in":
+        return "bot", m.content
+    if m.kind.startswith("event:"):
+        return "event", f"职工{EVENTS.get(m.kind, m.kind)}{' ' + m.content if m.content else ''}"
+    return "worker", m.content
 
 
 # -- WeChat's 48-hour window -------------------------------------------------------------------

@@ -9,7 +9,7 @@ from bot.extensions import db
 from bot.models import MembershipApplication
 from bot.services import export, membership, workbench
 from bot.staff import actor, admin_required, bp, me
-from bot.staff.forms import ActionForm, FilterForm, RejectForm
+from bot.staff.forms import ActionForm, FilterForm, RejectForm, choices
 
 OTHER = "__other__"
 MIME = {"csv": "text/csv; charset=utf-8",
@@ -19,9 +19,9 @@ MIME = {"csv": "text/csv; charset=utf-8",
 def _filters() -> tuple[FilterForm, membership.Filters]:
     form = FilterForm(request.args)
     options = membership.options()
-    form.status.choices = [("", "全部状态")] + list(membership.STATUS_LABELS.items())
-    form.district.choices = [("", "全部地区")] + [(d, d) for d in options["districts"]]
-    form.industry.choices = [("", "全部行业")] + [(i, i) for i in options["industries"]]
+    form.status.choices = choices([("", "全部状态")] + list(membership.STATUS_LABELS.items()))
+    form.district.choices = choices([("", "全部地区")] + [(d, d) for d in options["districts"]])
+    form.industry.choices = choices([("", "全部行业")] + [(i, i) for i in options["industries"]])
     form.validate()  # a malformed date is shown as an error and ignored, the rest still filters
     return form, membership.Filters(status=form.status.data or "", district=form.district.data or "",
                                     industry=form.industry.data or "", q=form.q.data or "",
@@ -57,7 +57,7 @@ def _application(application_id: int) -> MembershipApplication:
 
 def render_application(application: MembershipApplication, revealed: str | None = None, status: int = 200):
     reject = RejectForm()
-    reject.reason.choices = [(r, r) for r in workbench.reject_reasons()] + [(OTHER, "其他（在下面填写）")]
+    reject.reason.choices = choices([(r, r) for r in workbench.reject_reasons()] + [(OTHER, "其他（在下面填写）")])
     return render_template("staff/application.html", a=application, revealed=revealed, action=ActionForm(),
                            reject_form=reject), status
 

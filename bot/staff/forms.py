@@ -3,11 +3,20 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from bot.services.casework import MAX_NOTE, MAX_REPLY
 
 REQUIRED = "请填写此项"
+
+
+def choices(pairs) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms 3.3 wants them."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+ROLES = choices([("staff", "工作人员"), ("admin", "管理员")])
 
 
 class LoginForm(FlaskForm):
@@ -63,12 +72,12 @@ class FilterForm(FlaskForm):
 class StaffCreateForm(FlaskForm):
     login = StringField("登录名", validators=[DataRequired(REQUIRED), Length(max=32)])
     name = StringField("姓名", validators=[DataRequired(REQUIRED), Length(max=64)])
-    role = SelectField("角色", choices=[("staff", "工作人员"), ("admin", "管理员")])
+    role = SelectField("角色", choices=ROLES)
     password = PasswordField("初始密码（留空则自动生成）", validators=[Optional(), Length(min=10, max=256)])
 
 
 class StaffUpdateForm(FlaskForm):
-    role = SelectField("角色", choices=[("staff", "工作人员"), ("admin", "管理员")])
+    role = SelectField("角色", choices=ROLES)
     active = BooleanField("启用")
     unlock = BooleanField("解除锁定")
     password = PasswordField("重设密码（留空不改）", validators=[Optional(), Length(min=10, max=256)])

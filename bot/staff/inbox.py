@@ -8,7 +8,7 @@ from bot.models import Escalation, StaffUser
 from bot.services import canned, casework, inbox
 from bot.services import staff as accounts
 from bot.staff import bp, me
-from bot.staff.forms import ActionForm, AssignForm, CloseForm, NoteForm, ReplyForm
+from bot.staff.forms import ActionForm, AssignForm, CloseForm, NoteForm, ReplyForm, choices
 
 
 @bp.get("/")
@@ -46,7 +46,7 @@ def render_case(escalation: Escalation, reply_form: ReplyForm | None = None, sta
     form = reply_form or ReplyForm()
     form.token.data = casework.reply_token(session, escalation)
     assign = AssignForm(to=escalation.assigned_to_id or 0)
-    assign.to.choices = [(0, "（未分配）")] + [(u.id, u.name) for u in accounts.colleagues(session) if u.active]
+    assign.to.choices = choices([(0, "（未分配）")] + [(u.id, u.name) for u in accounts.colleagues(session) if u.active])
     name = inbox.names(session, [escalation.worker_id]).get(escalation.worker_id)
     hours = current_app.config.get("OFFICE_HOURS", "")
     replies = [(r.title, canned.fill(r.body, name=name, staff=me(), office_hours=hours))
@@ -109,7 +109,7 @@ def case_reply(escalation_id: int):
 @bp.post("/inbox/<int:escalation_id>/assign")
 def case_assign(escalation_id: int):
     escalation, form = _escalation(escalation_id), AssignForm()
-    form.to.choices = [(0, "")] + [(u.id, u.name) for u in accounts.colleagues(db.session)]
+    form.to.choices = choices([(0, "")] + [(u.id, u.name) for u in accounts.colleagues(db.session)])
     if not form.validate_on_submit():
         return _refused(escalation, "请选择要分配给谁。")
     to = db.session.get(StaffUser, form.to.data) if form.to.data else None
