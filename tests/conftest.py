@@ -293,10 +293,12 @@ def live_server(make_app, wechat_api):
 
 @pytest.fixture
 def screenshot():
-    """screenshot(page, "inbox") → build/screenshots/inbox.png (the folder is not committed)."""
+    """screenshot(page, "inbox") → build/screenshots/inbox.png (the folder is not committed). A page with
+    its own scrolling box (the conversation) is taken as the window shows it: a full-page shot re-lays
+    the page out and scrolls that box back to the top."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
-    def take(page, name: str):
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    def take(page, name: str, full_page: bool = True):
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
     return take

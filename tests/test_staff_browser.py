@@ -98,7 +98,7 @@ def test_handoff_reply_collision_close_and_rating(browser, live_server, api, scr
     wang.fill("#reply-text", "您好，我是工会的王芳。请问单位全称是什么？")
     wang.locator("#reply-text").dispatch_event("input")
     expect(li.locator("[data-presence=wang]")).to_contain_text("正在输入回复", timeout=WAIT)
-    screenshot(li, "case-collision")
+    screenshot(li, "case-collision", full_page=False)
 
     # Wang sends; the sender delivers it to the WeChat API stand-in; the page shows it sent.
     wang.click("#send-reply")
@@ -107,7 +107,7 @@ def test_handoff_reply_collision_close_and_rating(browser, live_server, api, scr
     assert send_outbox(app)["sent"] == 1
     assert sent_texts(api) == ["您好，我是工会的王芳。请问单位全称是什么？"]
     expect(wang.locator("#timeline .msg.staff").last).to_contain_text("已发出", timeout=WAIT)
-    screenshot(wang, "case")
+    screenshot(wang, "case", full_page=False)
 
     # Close: the worker is told and asked for a rating; the rating shows on the case and in the list.
     wang.fill("#close-message", "已联系单位财务，本周五前补发。")
@@ -143,7 +143,7 @@ def test_with_the_window_closed_the_page_says_the_reply_is_parked(browser, live_
     wang.goto(f"{live_server.url}/staff/inbox/{escalation_id}")
     expect(wang.locator("#window.closed")).to_contain_text("窗口已关闭")
     expect(wang.locator("#window")).to_contain_text("回复会暂存，职工下次发消息时送达")
-    screenshot(wang, "case-window-closed")
+    screenshot(wang, "case-window-closed", full_page=False)
     wang.fill("#reply-text", "您好，材料已收到。")
     wang.click("#send-reply")
     expect(wang.locator(".flash")).to_contain_text("回复已排队发送")
