@@ -132,14 +132,29 @@ def test_handoff_reply_collision_close_and_rating(browser, live_server, api, scr
 def test_with_the_window_closed_the_page_says_the_reply_is_parked(browser, live_server, api, screenshot):
     app = live_server.app
     Chat(app, openid="o_quiet_worker").say("转人工")
+    Chat(app, openid="oF3kx_fever_Q9d2").say("你好")
+    Chat(app, openid="oV8mz_vote_Lp41").say("你好")
     with app.app_context():  # the worker's last message was 49 hours ago
         write_transaction(db.session)
         worker = db.session.scalars(select(Worker).where(Worker.openid == "o_quiet_worker")).one()
         worker.last_seen_at = now() - timedelta(hours=49)
-        escalation_id = db.session.scalars(select(Escalation.id)).one()
+        escalation = db.session.scalars(select(Escalation)).one()
+        escalation.created_at, escalation_id = now() - timedelta(hours=49), escalation.id
+        # Two more hand-offs of other kinds, for the inbox screenshot in the README.
+        for openid, name, reason, detail in (("oF3kx_fever_Q9d2", "李秀英", "flagged_checkin", "体温 38.5℃，咳嗽"),
+                                             ("oV8mz_vote_Lp41", "陈刚", "not_helpful", "加班费怎么算")):
+            other = db.session.scalars(select(Worker).where(Worker.openid == openid)).one()
+            handoff.open(db.session, other, reason, detail=detail)
+            membership.submit(db.session, other, {  # a name on record (the list shows it)
+                "name": name, "phone": "13800000000", "id": membership.protect_id(f"11010519900101{len(name)}02X"),
+                "employer": "顺达快递", "has_union": "no", "district": "朝阳区", "industry": "快递物流"})
         db.session.commit()
         db.session.remove()
     wang = log_in(browser, live_server, "wang", account(app, "wang", "王芳"))
+    wang.goto(live_server.url + "/staff/inbox?tab=open")
+    expect(wang.locator("tr[data-escalation]")).to_have_count(3)
+    expect(wang.locator(f"tr.overdue[data-escalation='{escalation_id}']")).to_have_count(1)
+    screenshot(wang, "inbox-open")  # docs/inbox.png
     wang.goto(f"{live_server.url}/staff/inbox/{escalation_id}")
     expect(wang.locator("#window.closed")).to_contain_text("窗口已关闭")
     expect(wang.locator("#window")).to_contain_text("回复会暂存，职工下次发消息时送达")
