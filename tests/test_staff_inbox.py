@@ -85,7 +85,16 @@ def test_close_tells_the_worker_asks_for_a_rating_and_hands_back_to_the_bot(chat
     case = wang.page(f"/staff/inbox/{eid}")
     assert "4 分" in case and "★★★★☆" in case
     assert "★★★★☆" in wang.page("/staff/inbox?tab=closed")
+    assert "4" in export_row(app)["职工评分"]  # and in the escalations report
     assert "职工要求转人工" not in chat.say("公司拖欠工资怎么办")  # the bot answers again
+
+
+def export_row(app) -> dict:
+    from bot.services import export
+
+    with app.app_context():
+        (sheet,) = export.escalations(db.session)
+        return dict(zip(sheet.headers, (str(v) for v in sheet.rows[0]), strict=True))
 
 
 def test_reopen_gives_the_worker_back_to_staff_and_a_second_close_notifies_again(chat, desk, app):
@@ -159,3 +168,16 @@ def test_the_timeline_shows_what_wechat_answered_for_a_failed_reply(chat, desk, 
     assert "发送失败" in timeline and "45015 response out of time limit" in timeline
     with app.app_context():
         assert db.session.scalars(select(AuditLog.action).where(AuditLog.action == "escalation.reply")).all()
+
+
+def test_a_refused_reply_or_note_keeps_what_staff_typed(chat, desk):
+    eid = escalate(chat)
+    wang = desk("wang")
+    long_reply = "很长的回复" * 121  # 605 characters: over the 600 a reply may have
+    response = wang.post(f"/staff/inbox/{eid}/reply", {"text": long_reply, "token": "0"})
+    assert response.status_code == 400 and long_reply in response.get_data(as_text=True)
+    response = wang.post(f"/staff/inbox/{eid}/note", {"body": "   "})
+    assert response.status_code == 400 and "备注不能为空" in response.get_data(as_text=True)
+    stale = wang.post(f"/staff/inbox/{eid}/reply", {"text": "旧页面上写的", "token": "7"})
+    assert stale.status_code == 409 and "页面已过期" in stale.get_data(as_text=True)
+    assert "旧页面上写的" in stale.get_data(as_text=True)

@@ -147,7 +147,7 @@ def legal_aid(session, unmasked: bool = False, single: bool = False) -> list[She
 def escalations(session, unmasked: bool = False, single: bool = False) -> list[Sheet]:
     people = applicants(session)
     sheet = Sheet("转人工记录", ["编号", "姓名", "微信用户", "原因", "说明", "状态", "发起时间", "最后一条消息",
-                            "最后消息时间", "结束时间", "结束方"])
+                            "最后消息时间", "结束时间", "结束方", "负责人", "首次回复时间", "职工评分"])
     for e in session.scalars(select(Escalation).order_by(Escalation.id)):
         person = people.get(e.worker_id)
         said = [m for m in e.transcript or [] if m.get("direction") == "in"]
@@ -156,7 +156,8 @@ def escalations(session, unmasked: bool = False, single: bool = False) -> list[S
         closed_by = {"worker": "职工"}.get(e.closed_by, e.closed_by or "")
         sheet.rows.append([e.id, person.name if person else "", e.worker.openid if e.worker else "",
                            REASONS.get(e.reason, e.reason), e.detail or "", STATUS["escalation"].get(e.status, e.status),
-                           when(e.created_at), last.get("content", ""), last_at, when(e.closed_at), closed_by])
+                           when(e.created_at), last.get("content", ""), last_at, when(e.closed_at), closed_by,
+                           e.assigned_to.name if e.assigned_to else "", when(e.first_response_at), e.rating or ""])
     return [sheet]
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import login_user, logout_user
 
+from bot import audit
 from bot.clock import LOCAL_TZ
 from bot.extensions import db
 from bot.models import StaffUser
 from bot.services import staff as accounts
 from bot.staff import actor, admin_required, bp, me
-from bot.staff.forms import ActionForm, LoginForm, PasswordForm, StaffCreateForm, StaffUpdateForm
+from bot.staff.forms import LoginForm, PasswordForm, StaffCreateForm, StaffUpdateForm
 from bot.storage import write_transaction
 
 REFUSED = {"invalid": "登录名或密码不正确。",
@@ -44,7 +45,7 @@ def _safe_next() -> str | None:
 
 @bp.post("/logout")
 def logout():
-    ActionForm().validate_on_submit()
+    audit.record(db.session, actor(), "staff.logout", "staff_user", me().id)
     db.session.commit()
     logout_user()
     flash("已退出登录。", "info")

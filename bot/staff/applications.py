@@ -55,8 +55,10 @@ def _application(application_id: int) -> MembershipApplication:
     return db.get_or_404(MembershipApplication, application_id)
 
 
-def render_application(application: MembershipApplication, revealed: str | None = None, status: int = 200):
-    reject = RejectForm()
+def render_application(application: MembershipApplication, revealed: str | None = None, status: int = 200,
+                       reject: RejectForm | None = None):
+    """The application page; a refused rejection keeps the reason staff wrote."""
+    reject = reject or RejectForm()
     reject.reason.choices = choices([(r, r) for r in workbench.reject_reasons()] + [(OTHER, "其他（在下面填写）")])
     return render_template("staff/application.html", a=application, revealed=revealed, action=ActionForm(),
                            reject_form=reject), status
@@ -105,7 +107,7 @@ def application_reject(application_id: int):
     reason = (form.other.data or "").strip() if form.reason.data == OTHER else form.reason.data
     if not valid or form.reason.data not in workbench.reject_reasons() + [OTHER] or not reason:
         flash("请选择不通过的原因，或在「其他」里写明原因（职工会看到）。", "error")
-        return render_application(application, status=400)
+        return render_application(application, status=400, reject=form)
     return _decide(application, False, reason)
 
 

@@ -40,10 +40,10 @@ def _escalation(escalation_id: int) -> Escalation:
     return db.get_or_404(Escalation, escalation_id)
 
 
-def render_case(escalation: Escalation, reply_form: ReplyForm | None = None, status: int = 200):
-    """The conversation page; a refused reply re-renders it with the text kept in the box."""
+def render_case(escalation: Escalation, status: int = 200, **forms):
+    """The conversation page; a refused action re-renders it with what staff typed kept in its box."""
     session, item = db.session, inbox.one(db.session, escalation)
-    form = reply_form or ReplyForm()
+    form = forms.get("reply_form") or ReplyForm()
     form.token.data = casework.reply_token(session, escalation)
     assign = AssignForm(to=escalation.assigned_to_id or 0)
     assign.to.choices = choices([(0, "（未分配）")] + [(u.id, u.name) for u in accounts.colleagues(session) if u.active])
@@ -55,7 +55,8 @@ def render_case(escalation: Escalation, reply_form: ReplyForm | None = None, sta
         "staff/case.html", item=item, e=escalation, entries=inbox.timeline(session, escalation),
         window=inbox.window_line(session, escalation.worker, current_app.config),
         others=inbox.others(session, escalation, me()), reply_form=form, assign_form=assign,
-        note_form=NoteForm(), close_form=CloseForm(), action=ActionForm(), canned=replies), status
+        note_form=forms.get("note_form") or NoteForm(), close_form=forms.get("close_form") or CloseForm(),
+        action=ActionForm(), canned=replies), status
 
 
 @bp.get("/inbox/<int:escalation_id>")
@@ -85,24 +86,24 @@ def _done(escalation: Escalation, message: str):
     return redirect(url_for("staff.case", escalation_id=escalation.id))
 
 
-def _refused(escalation: Escalation, message: str, reply_form: ReplyForm | None = None):
+def _refused(escalation: Escalation, message: str, status: int = 400, **forms):
     db.session.rollback()
     flash(message, "error")
-    return render_case(_escalation(escalation.id), reply_form, status=409 if reply_form else 400)
+    return render_case(_escalation(escalation.id), status, **forms)
 
 
 @bp.post("/inbox/<int:escalation_id>/reply")
 def case_reply(escalation_id: int):
     escalation, form = _escalation(escalation_id), ReplyForm()
     if not form.validate_on_submit():
-        return _refused(escalation, "；".join(e for errs in form.errors.values() for e in errs), form)
+        return _refused(escalation, "；".join(e for errs in form.errors.values() for e in errs), reply_form=form)
     try:
         result = casework.reply(db.session, escalation, me(), form.text.data, form.token.data)
     except casework.CaseError as exc:
-        return _refused(escalation, str(exc), form)
+        return _refused(escalation, str(exc), 409, reply_form=form)
     if result.outcome == "conflict":
         return _refused(escalation, f"{result.row.payload.get('staff', '同事')} 刚刚已经回复了这位职工（见上方）。"
-                                    "您的回复没有发送，内容保留在输入框里，看过后再决定是否发送。", form)
+                                    "您的回复没有发送，内容保留在输入框里，看过后再决定是否发送。", 409, reply_form=form)
     return _done(escalation, "回复已排队发送。" if result.outcome == "queued" else "这条回复已经发送过了。")
 
 
@@ -124,7 +125,7 @@ def case_assign(escalation_id: int):
 def case_note(escalation_id: int):
     escalation, form = _escalation(escalation_id), NoteForm()
     if not form.validate_on_submit():
-        return _refused(escalation, "；".join(e for errs in form.errors.values() for e in errs))
+        return _refused(escalation, "；".join(e for errs in form.errors.values() for e in errs), note_form=form)
     casework.note(db.session, escalation, me(), form.body.data)
     return _done(escalation, "备注已保存（职工看不到）。")
 
@@ -137,7 +138,7 @@ def case_close(escalation_id: int):
             raise casework.CaseError("；".join(e for errs in form.errors.values() for e in errs))
         casework.close(db.session, escalation, me(), form.message.data)
     except casework.CaseError as exc:
-        return _refused(escalation, str(exc))
+        return _refused(escalation, str(exc), close_form=form)
     return _done(escalation, "已结案：职工会收到通知和评分邀请，之后的消息由机器人回答。")
 
 
