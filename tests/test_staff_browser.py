@@ -159,6 +159,10 @@ def test_with_the_window_closed_the_page_says_the_reply_is_parked(browser, live_
     expect(wang.locator("#window.closed")).to_contain_text("窗口已关闭")
     expect(wang.locator("#window")).to_contain_text("回复会暂存，职工下次发消息时送达")
     screenshot(wang, "case-window-closed", full_page=False)
+    wang.set_viewport_size({"width": 390, "height": 844})  # a phone
+    expect(wang.locator("#send-reply")).to_be_visible()
+    screenshot(wang, "case-phone")
+    wang.set_viewport_size({"width": 1280, "height": 860})
     wang.fill("#reply-text", "您好，材料已收到。")
     wang.click("#send-reply")
     expect(wang.locator(".flash")).to_contain_text("回复已排队发送")

@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bot import audit
@@ -20,6 +20,7 @@ from bot.models import LoginAttempt, StaffUser
 ROLES = ("staff", "admin")
 LOGIN_PATTERN = re.compile(r"^[a-z][a-z0-9_.-]{1,31}$")
 MIN_PASSWORD = 10
+KEEP_ATTEMPTS = timedelta(days=1)
 # Compared against when the login is unknown, so an unknown login costs the same time as a wrong
 # password and timing does not reveal which logins exist.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
@@ -109,6 +110,8 @@ def settle_login(session, login: str, password_ok: bool, ip: str, config) -> Log
     locked = user is not None and user.locked_until is not None and aware(user.locked_until) > now()
     ok = password_ok and user is not None and user.active and not locked and not limited
     session.add(LoginAttempt(ip=ip, login=login, success=ok))
+    # Attempts are only needed for the address window; keep a day of them for the record.
+    session.execute(delete(LoginAttempt).where(LoginAttempt.at < now() - max(rules["ip_window"], KEEP_ATTEMPTS)))
     if limited:
         return LoginResult(None, "limited", now() + rules["ip_window"])
     if locked:
