@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app
 
-.PHONY: run test install migrate faq slots bench eval clean
+.PHONY: run test install browser migrate faq slots bench eval clean
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,9 +25,16 @@ slots: migrate
 # One process: the bot, the scheduler and the outbox sender (bot/devserver.py); Ctrl-C stops all three.
 run: migrate faq slots
 	@echo "Simulator: http://127.0.0.1:5000/dev/chat   (terminal: $(BIN)/flask chat)"
+	@$(BIN)/flask staff first-run
 	$(BIN)/flask serve --host 127.0.0.1 --port 5000
 
-test: install
+# The browser tests drive Debian's chromium (Playwright's own browser download cannot be used here);
+# CI runs as root on a clean machine, so the test target installs it (and CJK fonts for screenshots).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk) \
+		|| echo "chromium could not be installed: the browser tests will be skipped"
+
+test: install browser
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: install

@@ -47,6 +47,16 @@ SETTINGS = [
     ("SMTP_USER", "", str),
     ("SMTP_PASSWORD", "", str),
     ("SMTP_FROM", "", str),
+    # the staff workbench (/staff)
+    ("WORKBENCH_FILE", "", str),  # response targets and reject reasons; default config/workbench.yaml
+    ("COOKIE_SECURE", "", str),  # 1 / 0; empty: on in production (the session cookie only over https)
+    ("TRUSTED_PROXIES", 0, int),  # reverse proxies in front of the app (X-Forwarded-For / -Proto)
+    ("STAFF_SESSION_HOURS", 12, int),
+    ("STAFF_POLL_SECONDS", 5, int),  # how often open workbench pages ask for new hand-offs and messages
+    ("LOGIN_MAX_FAILURES", 5, int),  # wrong passwords in a row before an account is locked …
+    ("LOGIN_LOCK_MINUTES", 15, int),  # … for this long
+    ("LOGIN_IP_LIMIT", 20, int),  # failed logins from one address …
+    ("LOGIN_IP_WINDOW_MINUTES", 15, int),  # … within this window before it is refused
 ]
 
 
@@ -56,6 +66,7 @@ def create_app(config: dict | None = None) -> Flask:
                 static_folder="bot/static")
     load_settings(app, config)
     configure_logging(app)
+    register_security(app)
     register_extensions(app)
     register_blueprints(app)
     register_commands(app)
@@ -78,6 +89,9 @@ def load_settings(app: Flask, config: dict | None) -> None:
     if not app.config["FAQ_DIR"]:
         app.config["FAQ_DIR"] = str(Path(app.root_path) / "faq")
     app.config.update(config or {})
+    from bot import security
+
+    security.configure(app.config, given=config or {})
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
     app.config["SECRET_KEY"] = app.config["SECRET_KEY"]
@@ -88,11 +102,19 @@ def configure_logging(app: Flask) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+def register_security(app: Flask) -> None:
+    from bot import security
+
+    security.init_app(app)
+
+
 def register_extensions(app: Flask) -> None:
     from bot.extensions import db, migrate
+    from bot.staff import init_login
     from bot.storage import configure_engine
 
     db.init_app(app)
+    init_login(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path) / "migrations"))
     with app.app_context():
         configure_engine(db.engine)
@@ -101,7 +123,10 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from bot.webhook import bp as webhook_bp
 
+    from bot.staff import blueprint as staff_blueprint
+
     app.register_blueprint(webhook_bp)
+    app.register_blueprint(staff_blueprint())
     if app.config["ENV"] != "production":
         from bot.simulator import bp as simulator_bp
 

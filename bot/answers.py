@@ -14,6 +14,7 @@ from bot import faq, masking, texts, vocabulary
 from bot.context import small_number
 from bot.flows import FLOWS
 from bot.models import RouteLog
+from bot.services import handoff
 from bot.targets import core, knows, run
 
 if TYPE_CHECKING:
@@ -59,7 +60,11 @@ def respond(conv, text: str) -> str:
     prepared = conv.prepared if conv.prepared is not None and conv.prepared.text == text else prepare(text)
     if prepared.shortcut and knows(prepared.shortcut):
         return run(conv, prepared.shortcut)
-    if small_number(text) is not None:  # a number, and no list showing: never a guess
+    n = small_number(text)
+    if n is not None:  # a number, and no list showing: a rating staff asked for, or never a guess
+        if 1 <= n <= 5 and handoff.rate(conv.session, conv.worker, n) is not None:
+            conv.context.clear()
+            return texts.RATED.format(stars=n)
         return core.menu_reply(conv, texts.WHICH_LIST.format(said=text.strip()).removesuffix(texts.MENU))
     return routed(conv, text, prepared.route)
 

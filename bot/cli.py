@@ -20,7 +20,7 @@ def init_app(app: Flask) -> None:
     from bot.wechat_menu import wechat_cli
 
     for command in (chat, serve, outbox_cli, jobs_cli, faq_cli, nlu_cli, legal_aid_cli, export_command, flows_cli,
-                    wechat_cli):
+                    wechat_cli, staff_cli):
         app.cli.add_command(command)
 
 
@@ -170,3 +170,71 @@ def jobs_run(loop: bool, interval: float | None) -> None:
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
         click.echo("stopped")
+
+
+staff_cli = click.Group("staff", help="Accounts for the staff workbench at /staff.")
+
+
+@staff_cli.command("create")
+@click.argument("login")
+@click.option("--role", type=click.Choice(["staff", "admin"]), default="staff", show_default=True)
+@click.option("--name", help="Name shown to colleagues and on closing notices (default: the login).")
+@with_appcontext
+def staff_create(login: str, role: str, name: str | None) -> None:
+    """Create an account; its password is generated and printed once."""
+    from bot.extensions import db
+    from bot.services import staff
+    from bot.storage import write_transaction
+
+    write_transaction(db.session)
+    try:
+        user, password = staff.create(db.session, login, name or login, role, actor="cli")
+    except staff.AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"已创建{'管理员' if role == 'admin' else '工作人员'}账号 {user.login}，初始密码：{password}")
+    click.echo("请登录 /staff 后在「修改密码」里改成自己的密码。")
+
+
+@staff_cli.command("password")
+@click.argument("login")
+@with_appcontext
+def staff_password(login: str) -> None:
+    """Give an account a new generated password (also lifts a lock-out, ends its sessions)."""
+    from bot.extensions import db
+    from bot.services import staff
+    from bot.storage import write_transaction
+
+    write_transaction(db.session)
+    user = staff.by_login(db.session, login)
+    if user is None:
+        raise click.ClickException(f"没有账号 {login}")
+    password = staff.new_password()
+    staff.set_password(db.session, user, password, actor="cli")
+    db.session.commit()
+    click.echo(f"账号 {user.login} 的新密码：{password}")
+
+
+@staff_cli.command("first-run")
+@with_appcontext
+def staff_first_run() -> None:
+    """Say how to reach the workbench (`make run`); in development, create a demo admin the first time."""
+    from sqlalchemy import func, select
+
+    from bot.extensions import db
+    from bot.models import StaffUser
+    from bot.services import staff
+    from bot.storage import write_transaction
+
+    click.echo("工作台: http://127.0.0.1:5000/staff")
+    if db.session.scalar(select(func.count(StaffUser.id))):
+        click.echo("  已有账号。忘记密码：.venv/bin/flask staff password LOGIN")
+        return
+    if current_app.config["ENV"] == "production":
+        click.echo("  还没有账号。创建第一个管理员：flask staff create LOGIN --role admin --name 姓名")
+        return
+    write_transaction(db.session)
+    user, password = staff.create(db.session, "demo", "演示管理员", "admin", actor="cli")
+    db.session.commit()
+    click.echo(f"  开发环境演示管理员：登录名 {user.login}  密码 {password}（只显示这一次）")
+    click.echo("  正式账号：.venv/bin/flask staff create LOGIN --role admin --name 姓名")

@@ -1,6 +1,8 @@
 """Flask extensions, created unbound and initialised in create_app."""
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -10,3 +12,5 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
+login_manager = LoginManager()  # staff sessions for the workbench (bot/staff)
+csrf = CSRFProtect()  # checked on /staff only: WeChat's webhook is signed, not a browser form

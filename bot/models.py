@@ -8,7 +8,7 @@ from sqlalchemy import (JSON, Boolean, Date, DateTime, Float, ForeignKey, Index,
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bot.clock import now
+from bot.clock import aware, now
 from bot.extensions import db
 
 Timestamp = DateTime(timezone=True)
@@ -118,8 +118,17 @@ class Escalation(db.Model):
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=now)
     closed_at: Mapped[datetime | None] = mapped_column(Timestamp)
     closed_by: Mapped[str | None] = mapped_column(String(16))
+    # issue 11, the workbench: who has it, when staff first answered and last replied (the
+    # "waiting on worker" tab compares that with the worker's last message), and the worker's
+    # 1–5 rating after it was closed.
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    first_response_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    last_reply_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rated_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
     worker: Mapped[Worker] = relationship()
+    assigned_to: Mapped[StaffUser | None] = relationship()
 
 
 class RouteLog(db.Model):
@@ -308,3 +317,86 @@ class StaffAlert(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
 
     escalation: Mapped[Escalation] = relationship()
+# --- issue 11: staff workbench (accounts, inbox, canned replies) ---
+
+
+class StaffUser(db.Model):
+    """A union staff member who logs in to the workbench at /staff (role staff or admin)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(64))  # shown to colleagues and signed on closing notices
+    role: Mapped[str] = mapped_column(String(8), default="staff")  # staff | admin
+    password_hash: Mapped[str] = mapped_column(String(256))
+    # Flask-Login's session id: replaced on a password change or deactivation, which ends every
+    # session of that account at once (the cookie holds this token, never the numeric id).
+    session_token: Mapped[str] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(Timestamp)
+    last_login_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=now)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def locked(self) -> bool:
+        return self.locked_until is not None and aware(self.locked_until) > now()
+
+    # Flask-Login's user protocol (https://flask-login.readthedocs.io/en/latest/#your-user-class)
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        return self.session_token
+
+
+class LoginAttempt(db.Model):
+    """One login attempt: the per-address rate limit counts these (shared by every process)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(Timestamp, default=now, index=True)
+    ip: Mapped[str] = mapped_column(String(45), index=True)
+    login: Mapped[str] = mapped_column(String(64))
+    success: Mapped[bool] = mapped_column(Boolean)
+
+
+class EscalationNote(db.Model):
+    """An internal note on an escalation: staff-only, never sent to the worker."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(ForeignKey("escalation.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=now)
+
+    author: Mapped[StaffUser] = relationship()
+
+
+class Presence(db.Model):
+    """Who has an escalation open right now, and whether they are typing (rows expire in seconds)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(ForeignKey("escalation.id"), index=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
+    typing: Mapped[bool] = mapped_column(Boolean, default=False)
+    seen_at: Mapped[datetime] = mapped_column(Timestamp, default=now)
+
+    staff: Mapped[StaffUser] = relationship()
+    __table_args__ = (UniqueConstraint("escalation_id", "staff_id", name="uq_presence_escalation_staff"),)
+
+
+class CannedReply(db.Model):
+    """A reply staff reuse, with placeholders such as {姓名} filled in for each worker."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(64), unique=True)
+    body: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=now, onupdate=now)

@@ -145,3 +145,40 @@ def run_together(n: int, body) -> list:
     if errors:
         raise errors[0]
     return results
+
+
+class Desk:
+    """A staff member at the workbench: a logged-in test client that sends the CSRF token itself."""
+
+    def __init__(self, app, login: str, role: str = "staff", name: str | None = None, ip: str = "127.0.0.1"):
+        from bot.services import staff
+        from bot.storage import write_transaction
+
+        self.app, self.login = app, login
+        with app.app_context():
+            write_transaction(db.session)
+            user, self.password = staff.create(db.session, login, name or login.title(), role)
+            self.id = user.id
+            db.session.commit()
+            db.session.remove()
+        self.client = app.test_client()
+        self.client.environ_base["REMOTE_ADDR"] = ip
+        response = self.post("/staff/login", {"login": login, "password": self.password})
+        assert response.status_code == 302, response.get_data(as_text=True)
+
+    def token(self) -> str:
+        import re
+
+        page = self.client.get("/staff/login").get_data(as_text=True)
+        return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+    def get(self, url: str, **kw):
+        return self.client.get(url, **kw)
+
+    def post(self, url: str, data: dict | None = None, **kw):
+        return self.client.post(url, data={"csrf_token": self.token(), **(data or {})}, **kw)
+
+    def page(self, url: str) -> str:
+        response = self.client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        return response.get_data(as_text=True)

@@ -130,7 +130,7 @@ def test_staff_close_it_and_the_worker_is_told(chat, db_session):
     chat.say("转人工")
     chat.say("老板三个月没发工资，怎么办")
     e = escalation(db_session)
-    assert handoff.close_by_staff(db_session, e, "王老师", "已电话联系您，建议先申请劳动仲裁。") is True
+    assert handoff.close_by_staff(db_session, e, "王老师", "已电话联系您，建议先申请劳动仲裁。") is not None
     db_session.commit()
     e = escalation(db_session)
     assert (e.status, e.closed_by) == ("closed", "王老师") and e.closed_at is not None
@@ -139,8 +139,24 @@ def test_staff_close_it_and_the_worker_is_told(chat, db_session):
     notice = db_session.scalars(select(Outbox)).one()
     assert notice.kind == "text" and notice.worker_id == e.worker_id and notice.status == "pending"
     assert "王老师" in notice.payload["content"] and "劳动仲裁" in notice.payload["content"]
-    assert notice.dedupe_key == f"handoff-closed:{e.id}"
+    assert notice.dedupe_key == f"handoff-closed:{e.id}:1" and "回复数字 1–5" in notice.payload["content"]
     assert "12333" in chat.say("公司拖欠工资怎么办")  # the bot answers again
+
+
+def test_after_staff_close_it_the_workers_digit_is_the_rating(chat, db_session):
+    chat.say("转人工")
+    handoff.close_by_staff(db_session, escalation(db_session), "王老师", "已处理")
+    db_session.commit()
+    assert "谢谢您的评分" in chat.say("4")
+    assert escalation(db_session).rating == 4
+    assert "不过现在没有可选的列表" in chat.say("5")  # rated once: the next digit is no rating
+
+
+def test_a_handoff_the_worker_ended_is_not_rated(chat, db_session):
+    chat.say("转人工")
+    chat.say("结束人工")  # shows the menu: 4 is 预约法律援助
+    assert "哪类问题" in chat.say("4")
+    assert escalation(db_session).rating is None
 
 
 def test_closing_twice_queues_one_notice(chat, db_session):
@@ -148,7 +164,7 @@ def test_closing_twice_queues_one_notice(chat, db_session):
     e = escalation(db_session)
     handoff.close_by_staff(db_session, e, "王老师", "已处理")
     db_session.commit()
-    assert handoff.close_by_staff(db_session, escalation(db_session), "李老师", "再次处理") is False
+    assert handoff.close_by_staff(db_session, escalation(db_session), "李老师", "再次处理") is None
     db_session.commit()
     assert len(db_session.scalars(select(Outbox)).all()) == 1
     assert escalation(db_session).closed_by == "王老师"

@@ -7,6 +7,7 @@ and ID numbers are masked unless --unmasked is given. Cells a spreadsheet would 
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -66,10 +67,14 @@ def applicants(session) -> dict[int, MembershipApplication]:
 
 # -- datasets ----------------------------------------------------------------------------------
 
-def membership(session, unmasked: bool = False, single: bool = False) -> list[Sheet]:
+def membership(session, unmasked: bool = False, single: bool = False,
+               applications: list[MembershipApplication] | None = None) -> list[Sheet]:
+    """All applications, or the given ones (the workbench's filtered list) in their order."""
+    if applications is None:
+        applications = session.scalars(select(MembershipApplication).order_by(MembershipApplication.id))
     sheet = Sheet("入会申请", ["申请编号", "姓名", "手机号", "身份证号", "工作单位", "单位是否有工会", "所在区", "行业",
                            "状态", "转交单位", "未通过原因", "审核人", "审核时间", "提交时间", "更新时间"])
-    for a in session.scalars(select(MembershipApplication).order_by(MembershipApplication.id)):
+    for a in applications:
         sheet.rows.append([a.id, a.name, a.phone, id_number(a, unmasked), a.employer,
                            HAS_UNION.get(a.employer_has_union, a.employer_has_union), a.district, a.industry,
                            STATUS["membership"].get(a.status, a.status), a.routed_to or "", a.reject_reason or "",
@@ -140,7 +145,7 @@ def legal_aid(session, unmasked: bool = False, single: bool = False) -> list[She
 def escalations(session, unmasked: bool = False, single: bool = False) -> list[Sheet]:
     people = applicants(session)
     sheet = Sheet("转人工记录", ["编号", "姓名", "微信用户", "原因", "说明", "状态", "发起时间", "最后一条消息",
-                            "最后消息时间", "结束时间", "结束方"])
+                            "最后消息时间", "结束时间", "结束方", "负责人", "首次回复时间", "职工评分"])
     for e in session.scalars(select(Escalation).order_by(Escalation.id)):
         person = people.get(e.worker_id)
         said = [m for m in e.transcript or [] if m.get("direction") == "in"]
@@ -149,7 +154,8 @@ def escalations(session, unmasked: bool = False, single: bool = False) -> list[S
         closed_by = {"worker": "职工"}.get(e.closed_by, e.closed_by or "")
         sheet.rows.append([e.id, person.name if person else "", e.worker.openid if e.worker else "",
                            REASONS.get(e.reason, e.reason), e.detail or "", STATUS["escalation"].get(e.status, e.status),
-                           when(e.created_at), last.get("content", ""), last_at, when(e.closed_at), closed_by])
+                           when(e.created_at), last.get("content", ""), last_at, when(e.closed_at), closed_by,
+                           e.assigned_to.name if e.assigned_to else "", when(e.first_response_at), e.rating or ""])
     return [sheet]
 
 
@@ -166,11 +172,26 @@ def as_text(value):
 
 
 def write_csv(sheets: list[Sheet], path: str | Path) -> None:
-    (sheet,) = sheets
     with open(path, "w", encoding="utf-8-sig", newline="") as f:  # the BOM tells Excel it is UTF-8
-        writer = csv.writer(f)
-        writer.writerow(sheet.headers)
-        writer.writerows([as_text(v) for v in row] for row in sheet.rows)
+        _csv_rows(sheets, f)
+
+
+def _csv_rows(sheets: list[Sheet], f) -> None:
+    (sheet,) = sheets
+    writer = csv.writer(f)
+    writer.writerow(sheet.headers)
+    writer.writerows([as_text(v) for v in row] for row in sheet.rows)
+
+
+def to_bytes(sheets: list[Sheet], fmt: str) -> bytes:
+    """The file's bytes, for a download (CSV: UTF-8 with a BOM, as `write_csv`)."""
+    if fmt == "csv":
+        text = io.StringIO()
+        _csv_rows(sheets, text)
+        return "\ufeff".encode() + text.getvalue().encode("utf-8")
+    data = io.BytesIO()
+    write_xlsx(sheets, data)
+    return data.getvalue()
 
 
 def write_xlsx(sheets: list[Sheet], path: str | Path) -> None:

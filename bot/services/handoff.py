@@ -4,11 +4,13 @@ Domain only: opening, adding to and closing escalations. What the worker reads i
 """
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import timedelta
+
+from sqlalchemy import func, select
 
 from bot import masking, outbox
 from bot.clock import now
-from bot.models import Escalation, Message
+from bot.models import Escalation, Message, Outbox
 
 TRANSCRIPT_LENGTH = 20
 
@@ -60,18 +62,51 @@ def close(session, worker, by: str) -> list[Escalation]:
     return closed
 
 
-def close_by_staff(session, escalation: Escalation, staff_name: str, note: str = "") -> bool:
-    """Staff finished: close it, give the conversation back to the bot and tell the worker (outbox).
+RATING_WINDOW = timedelta(days=7)  # a digit sent later than this is not taken as a rating
 
-    Returns False when the escalation was already closed (nothing is queued twice).
-    """
+
+def close_by_staff(session, escalation: Escalation, staff_name: str, note: str = "") -> Outbox | None:
+    """Staff finished: close it, hand the worker back to the bot, and tell them through the outbox,
+    asking for a 1–5 rating (bot.texts NOTICES["handoff.closed"]). A reopened escalation closed
+    again gets a notice of its own. Returns None when the escalation was not open (nothing queued)."""
     if escalation.status != "open":
-        return False
+        return None
     note = (note or "").strip() or "如需进一步帮助，请再联系我们。"
     escalation.status, escalation.closed_at, escalation.closed_by = "closed", now(), staff_name[:16]
     escalation.transcript = [*escalation.transcript, {"direction": "staff", "kind": "note", "content": note,
                                                       "by": staff_name, "at": now().isoformat()}]
     escalation.worker.owner = "bot"
-    outbox.notify(session, escalation.worker_id, "handoff.closed", f"handoff-closed:{escalation.id}",
-                  purpose="staff_reply", staff=staff_name, note=note)
+    prefix = f"handoff-closed:{escalation.id}:"
+    n = session.scalar(select(func.count()).select_from(Outbox).where(Outbox.dedupe_key.startswith(prefix)))
+    return outbox.notify(session, escalation.worker_id, "handoff.closed", f"{prefix}{n + 1}",
+                         purpose="staff_reply", staff=staff_name, note=note)
+
+
+def reopen(session, escalation: Escalation) -> bool:
+    """Staff reopen a closed escalation: the worker's messages go to staff again (worker.owner).
+
+    Raises ValueError when the worker already has another open escalation (one at a time)."""
+    if escalation.status == "open":
+        return False
+    other = session.scalars(select(Escalation).where(
+        Escalation.worker_id == escalation.worker_id, Escalation.status == "open")).first()
+    if other is not None:
+        raise ValueError(f"worker already has open escalation {other.id}")
+    escalation.status, escalation.closed_at, escalation.closed_by = "open", None, None
+    escalation.rating, escalation.rated_at = None, None  # the next close asks again
+    escalation.worker.owner = "staff"
     return True
+
+
+def rate(session, worker, stars: int) -> Escalation | None:
+    """Record the worker's 1–5 rating on their most recently closed, unrated escalation that staff
+    closed within RATING_WINDOW; None when there is nothing to rate (the digit means something else)."""
+    if not 1 <= int(stars) <= 5:
+        raise ValueError("a rating is 1 to 5")
+    escalation = session.scalars(select(Escalation).where(
+        Escalation.worker_id == worker.id, Escalation.status == "closed", Escalation.rating.is_(None),
+        Escalation.closed_by != "worker", Escalation.closed_at >= now() - RATING_WINDOW)
+        .order_by(Escalation.closed_at.desc())).first()
+    if escalation is not None:
+        escalation.rating, escalation.rated_at = int(stars), now()
+    return escalation

@@ -6,14 +6,18 @@ Domain only: the dialog and its wording live in bot/flows/membership.py, the wor
 """
 from __future__ import annotations
 
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
-from bot import masking, outbox
+from bot import audit, masking, outbox
 from bot.clock import LOCAL_TZ, now
 from bot.models import Consent, MembershipApplication, Outbox
 from bot.services import crypto
@@ -158,7 +162,7 @@ def purge_closed(session, today, keep_months: int = KEEP_MONTHS) -> int:
     so it is no longer a candidate). Run daily, this deletes on the day six months later at the
     latest, which keeps "6个月内删除"; rows processed a day later are kept.
     """
-    from datetime import UTC, datetime, time, timedelta
+    from datetime import UTC
 
     from dateutil.relativedelta import relativedelta
     from sqlalchemy import and_, delete, or_
@@ -170,3 +174,69 @@ def purge_closed(session, today, keep_months: int = KEEP_MONTHS) -> int:
         and_(MembershipApplication.status == "rejected", rejected < before),
         and_(MembershipApplication.status == "withdrawn", MembershipApplication.updated_at < before)))
         .execution_options(synchronize_session=False)).rowcount
+
+
+# -- issue 11: the workbench (search, review, bulk approve, audited ID reveal) --------------------
+@dataclass(frozen=True)
+class Filters:
+    """What staff filter the application list by; every field optional."""
+
+    status: str = ""
+    district: str = ""
+    industry: str = ""
+    since: date | None = None  # submitted on or after this day (Beijing time)
+    until: date | None = None  # … and on or before this one
+    q: str = ""  # name, employer, phone, masked ID, or a whole ID number
+
+
+def _local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=LOCAL_TZ)
+
+
+def search(session, filters: Filters, limit: int | None = 500) -> list[MembershipApplication]:
+    """Applications matching the filters, newest first."""
+    query = select(MembershipApplication)
+    for column, value in ((MembershipApplication.status, filters.status),
+                          (MembershipApplication.district, filters.district),
+                          (MembershipApplication.industry, filters.industry)):
+        if value:
+            query = query.where(column == value)
+    if filters.since:
+        query = query.where(MembershipApplication.created_at >= _local_midnight(filters.since))
+    if filters.until:
+        query = query.where(MembershipApplication.created_at < _local_midnight(filters.until + timedelta(days=1)))
+    q = unicodedata.normalize("NFKC", filters.q or "").strip()
+    if q:
+        matches = [column.contains(q, autoescape=True) for column in (
+            MembershipApplication.name, MembershipApplication.employer, MembershipApplication.phone,
+            MembershipApplication.id_number_masked)]
+        if re.fullmatch(r"\d{17}[\dXx]", q):  # a whole ID number: found by its keyed hash, never stored plain
+            matches.append(MembershipApplication.id_number_hash == crypto.keyed_hash(q.upper()))
+        query = query.where(or_(*matches))
+    query = query.order_by(MembershipApplication.created_at.desc(), MembershipApplication.id.desc())
+    return list(session.scalars(query.limit(limit) if limit else query))
+
+
+def review(session, application: MembershipApplication, approved: bool, reason: str | None,
+           staff_login: str) -> Outbox:
+    """A staff decision (`decide`), written to the audit log."""
+    message = decide(session, application, approved, reason, staff_login)
+    audit.record(session, f"staff:{staff_login}", "application.approve" if approved else "application.reject",
+                 "membership_application", application.id, outbox_id=message.id if message else None)
+    return message
+
+
+def bulk_approve(session, application_ids, staff_login: str) -> tuple[list[MembershipApplication], int]:
+    """Approve the pending ones among `application_ids`; returns them and how many were skipped."""
+    rows = session.scalars(select(MembershipApplication).where(
+        MembershipApplication.id.in_({int(i) for i in application_ids}))).all()
+    done = [a for a in rows if a.status == "pending"]
+    for application in done:
+        review(session, application, True, None, staff_login)
+    return done, len(set(application_ids)) - len(done)
+
+
+def reveal_id(session, application: MembershipApplication, staff_login: str) -> str:
+    """The full ID number for an admin; every reveal is an audit row."""
+    audit.record(session, f"staff:{staff_login}", "application.reveal_id", "membership_application", application.id)
+    return crypto.decrypt(application.id_number_encrypted)

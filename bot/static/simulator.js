@@ -2,11 +2,15 @@
 // /dev/chat: one worker's phone, talking to the real /wechat webhook through /dev/chat/send.
 const SEND_URL = document.currentScript.dataset.send;
 
-// One worker per browser: the OpenID is kept, so a reload does not follow the account again.
+// One worker per browser: the OpenID is kept, and a worker follows the account once, so a reload
+// does not send another subscribe (?openid=… picks a worker; 换个职工 starts a new one).
 const params = new URLSearchParams(location.search);
 let openid = params.get("openid") || localStorage.getItem("simulator.openid");
-const isNew = !openid;
-if (isNew) { openid = "o_browser_" + Math.random().toString(16).slice(2, 10); localStorage.setItem("simulator.openid", openid); }
+if (!openid) openid = "o_browser_" + Math.random().toString(16).slice(2, 10);
+localStorage.setItem("simulator.openid", openid);
+const followed = JSON.parse(localStorage.getItem("simulator.followed") || "[]");
+const isNew = !followed.includes(openid);
+if (isNew) localStorage.setItem("simulator.followed", JSON.stringify([...followed, openid]));
 document.getElementById("who").textContent = "这是开发用的模拟器，OpenID：" + openid;
 const log = document.getElementById("log");
 function bubble(text, who) {
