@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app
 
-.PHONY: run test install migrate faq slots bench eval clean
+.PHONY: run test test-sqlite test-postgres install migrate faq slots bench eval clean
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,8 +26,17 @@ run: migrate faq slots
 	@echo "Simulator: http://127.0.0.1:5000/dev/chat   (terminal: $(BIN)/flask chat)"
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
+# The whole suite twice: on SQLite, then on PostgreSQL (scripts/with-postgres.sh starts a throw-away
+# server, installing Debian's postgresql when it is missing, unless TEST_POSTGRES_URL names one).
 test: install
 	$(BIN)/python -m pytest -n 2 -q
+	TEST_DATABASE=postgresql scripts/with-postgres.sh $(BIN)/python -m pytest -n 2 -q
+
+test-sqlite: install
+	$(BIN)/python -m pytest -n 2 -q
+
+test-postgres: install
+	TEST_DATABASE=postgresql scripts/with-postgres.sh $(BIN)/python -m pytest -n 2 -q
 
 bench: install
 	$(BIN)/python bench/routing.py

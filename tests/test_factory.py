@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app
+from tests.conftest import sqlite_only
 
 
 def test_defaults_run_without_a_wechat_account(tmp_path, monkeypatch):
@@ -39,6 +40,7 @@ def test_simulator_is_off_in_production(make_app):
     assert make_app().test_client().get("/dev/chat").status_code == 200
 
 
+@sqlite_only
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app):
     from bot.extensions import db
 
