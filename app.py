@@ -68,9 +68,12 @@ def configure_logging(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from bot.columns import json_dumps
     from bot.extensions import db, migrate
     from bot.storage import configure_engine
 
+    # JSON columns store null for NaN / ±Infinity and no NUL characters, on every backend.
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {}).setdefault("json_serializer", json_dumps)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path) / "migrations"))
     with app.app_context():
