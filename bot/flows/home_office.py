@@ -25,7 +25,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from bot.clock import local_now
-from bot.flows.steps import (DATE_HINT, Invalid, slot_is, choice, free_text, multi_choice, parse_date_phrase,
+from bot.flows.steps import (DATE_HINT, Invalid, bounded, slot_is, choice, free_text, multi_choice, parse_date_phrase,
                              simple, temperature, yes_no)
 from bot.services import home_office as service
 
@@ -83,6 +83,7 @@ def day_between(past: int, future: int, what: str):
     return parse
 
 
+@bounded()
 def temperature_or_action(text: str) -> float | str:
     """The check-in's first answer: a temperature, or 延长 / 结束 the home-office period."""
     return ACTIONS.get(simple(text).removeprefix("我要").removeprefix("申请")) or temperature(text)
@@ -91,6 +92,7 @@ def temperature_or_action(text: str) -> float | str:
 _pick_symptoms, _pick_result = multi_choice(SYMPTOMS, "无"), choice(TEST_RESULTS)
 
 
+@bounded()
 def symptoms(text: str) -> list[str]:
     """Numbered multi-choice; 没有 / 无症状 / 正常 also mean 6 无."""
     if simple(text) in {"没有", "没", "无症状", "都没有", "没有症状", "正常", "无异常", "都没"}:
@@ -98,6 +100,7 @@ def symptoms(text: str) -> list[str]:
     return _pick_symptoms(text)
 
 
+@bounded()
 def latest_test(text: str) -> str:
     """阴性 / 阳性 / 未检测 by number or word; 没做 / 没测 mean 未检测."""
     if simple(text) in {"没做", "没测", "没有做", "没有测", "没检测", "未做", "没有"}:

@@ -5,7 +5,7 @@ consultation slots (bot.services.legal_aid); the seat is taken at confirm, insid
 transaction, and a slot that filled up meanwhile is offered again. Global commands (取消, 返回,
 转人工) and re-asking are handled by bot.dialog.
 """
-from bot.flows.steps import Invalid, choice, free_text, number, phone, simple, yes_no
+from bot.flows.steps import Invalid, bounded, choice, free_text, number, phone, simple, yes_no
 from bot.services import legal_aid
 
 NAME = "legal_aid"  # routing target: flow.legal_aid
@@ -30,6 +30,7 @@ PROBLEMS = {
 }
 
 
+@bounded(300)
 def category(text: str) -> str:
     """1–7, a category's name, or words that clearly point to one (拖欠工资 → 欠薪/克扣工资)."""
     try:
@@ -42,6 +43,7 @@ def category(text: str) -> str:
         raise exc
 
 
+@bounded()
 def slot_number(text: str) -> int:
     n = number(text)
     if n is None or not 1 <= n <= legal_aid.OFFERED:

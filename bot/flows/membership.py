@@ -9,7 +9,8 @@ refused. Districts, industries and routes come from config/membership.yaml.
 from sqlalchemy import select
 
 from bot.clock import now
-from bot.flows.steps import Invalid, choice, clean, free_text, id_card, number, phone, simple, slot_is, yes_no
+from bot.flows.steps import (Invalid, bounded, choice, clean, free_text, id_card, number, phone, simple, slot_is,
+                             yes_no)
 from bot.models import Consent
 from bot.services import membership
 
@@ -43,6 +44,7 @@ KEEP_WORDS = {"2", "保留", "保留申请", "不撤回", "不用", "继续等",
 
 
 # -- parsers -------------------------------------------------------------------------------
+@bounded()
 def person_name(text: str) -> str:
     t = clean(text).replace(" ", "")
     for prefix in ("我叫", "我是", "姓名是", "姓名:", "姓名"):
@@ -53,6 +55,7 @@ def person_name(text: str) -> str:
     return t
 
 
+@bounded()
 def id_number(text: str) -> dict:
     """A valid ID number, returned already encrypted / hashed / masked: the raw one is never kept.
 
@@ -62,6 +65,7 @@ def id_number(text: str) -> dict:
     return membership.protect_id(id_card(found[0] if len(found) == 1 else text))
 
 
+@bounded()
 def union_answer(text: str) -> str:
     t, n = simple(text), number(text)
     for i, (key, words) in enumerate(UNION_WORDS.items(), 1):
@@ -78,6 +82,7 @@ def from_options(key: str):
     return parse
 
 
+@bounded()
 def review(text: str) -> str:
     """At the confirmation: "submit", or the state of the field the worker wants to change."""
     t = simple(text).lower()
@@ -92,6 +97,7 @@ def review(text: str) -> str:
     raise Invalid(f"信息无误请回复「提交」；要修改哪一项，回复它的序号（1–{len(FIELDS)}），例如回复 3 修改手机号")
 
 
+@bounded()
 def withdraw_answer(text: str) -> bool:
     t = simple(text)
     if t in WITHDRAW_WORDS or number(t) == 1:

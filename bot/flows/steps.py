@@ -5,6 +5,7 @@ hint that shows the worker a concrete example. Parsers never let another excepti
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -62,6 +63,41 @@ class _Blank(dict):
 
 Parser = Callable[[str], object]
 
+# -- bounded input (issue 15) ----------------------------------------------------------------------
+# A parser refuses an answer longer than its bound before it does any work, so no answer costs more
+# than a short one, however long it is: cn2an.transform takes time cubic in a run of digits, int()
+# refuses more than 4,300 digits, cn2an.cn2an overflows a float. The bounds are far above any real
+# answer (the longest date, 二〇二二年十二月三十一日, has 12 characters).
+SHORT_ANSWER = 60  # numbers, choices, yes / no, dates, temperatures, phone and ID numbers, names
+MAX_NUMBER_CHARS = 12  # a choice number: 1 / 十二 / 第一百二十三个
+MAX_DATE_CHARS = 20  # after spaces are removed; what reaches cn2an.transform
+TOO_LONG = "回复太长了。"
+
+
+def hint_for(parse: Parser) -> str:
+    """The hint a parser gives for an empty answer (every parser refuses one): its usual re-ask."""
+    try:
+        parse("")
+    except Invalid as exc:
+        return exc.hint
+    return "请按提示简短回复。"
+
+
+def bounded(limit: int = SHORT_ANSWER):
+    """Decorator: answers longer than `limit` characters are refused with the parser's own hint."""
+
+    def decorate(parse: Parser) -> Parser:
+        @functools.wraps(parse)
+        def parse_bounded(text: str):
+            if len(text or "") > limit:
+                raise Invalid(TOO_LONG + hint_for(parse))
+            return parse(text)
+
+        return parse_bounded
+
+    return decorate
+
+
 
 def clean(text: str) -> str:
     """Full-width → half-width (NFKC) and outer whitespace/punctuation stripped."""
@@ -77,12 +113,16 @@ def simple(text: str) -> str:
 
 def number(text: str) -> int | None:
     """1 / １ / 一 / 第一个 → 1; None when the text is not a small number."""
+    if len(text or "") > SHORT_ANSWER:
+        return None
     t = clean(text).removeprefix("第").removesuffix("个").removesuffix("项").removesuffix("条")
+    if len(t) > MAX_NUMBER_CHARS:
+        return None
     if t.isdecimal():  # isdigit() is also true for digits int() refuses, e.g. "᧚"
         return int(t)
     try:
         value = cn2an.cn2an(t, "smart")
-    except (ValueError, KeyError, TypeError, IndexError):
+    except (ValueError, KeyError, TypeError, IndexError, OverflowError):
         return None
     return int(value) if float(value).is_integer() else None
 
@@ -90,6 +130,7 @@ def number(text: str) -> int | None:
 def choice(options: list[str]) -> Parser:
     listing = "、".join(f"{i} {o}" for i, o in enumerate(options, 1))
 
+    @bounded()
     def parse(text: str) -> str:
         n = number(text)
         if n is not None and 1 <= n <= len(options):
@@ -106,6 +147,7 @@ def choice(options: list[str]) -> Parser:
 def multi_choice(options: list[str], none_option: str) -> Parser:
     """Several numbers at once: "1 3", "1、3", "13" (options < 10), or the words themselves."""
 
+    @bounded()
     def parse(text: str) -> list[str]:
         t = simple(text)
         picked: list[str] = []
@@ -135,6 +177,7 @@ def yes_no(yes: str = "提交", no: str = "重新填写") -> Parser:
     yes_words = {"1", "是", "是的", "对", "好", "好的", "确认", "确定", "可以", "同意", "提交", "yes", "y", "ok"}
     no_words = {"2", "否", "不", "不是", "不对", "不同意", "不要", "重新", "重新填写", "修改", "no", "n"}
 
+    @bounded()
     def parse(text: str) -> bool:
         t = simple(text).lower()
         n = number(t)
@@ -149,7 +192,7 @@ def yes_no(yes: str = "提交", no: str = "重新填写") -> Parser:
 
 def free_text(max_len: int = 300, min_len: int = 2, example: str = "") -> Parser:
     def parse(text: str) -> str:
-        t = (text or "").strip()
+        t = (text or "").replace("\x00", "").strip()  # nobody types a NUL; PostgreSQL cannot store one
         if len(t) < min_len:
             raise Invalid(f"内容太短了，请多写几个字{('，例如：' + example) if example else ''}")
         if len(t) > max_len:
@@ -159,6 +202,7 @@ def free_text(max_len: int = 300, min_len: int = 2, example: str = "") -> Parser
     return parse
 
 
+@bounded()
 def phone(text: str) -> str:
     """Mainland mobile number; tolerates spaces, dashes, dots, +86 / 0086 and full-width digits.
 
@@ -178,6 +222,7 @@ def phone(text: str) -> str:
     return m.group(1)
 
 
+@bounded()
 def id_card(text: str) -> str:
     """18-digit resident ID with the GB 11643 check digit; lower-case x accepted."""
     t = re.sub(r"\s", "", clean(text)).upper()
@@ -193,6 +238,7 @@ def id_card(text: str) -> str:
         raise Invalid("身份证号不对，请核对后重新输入18位号码，例如：11010519491231002X") from None
 
 
+@bounded()
 def temperature(text: str) -> float:
     """Body temperature in °C, 35.0–42.0: "36.5", "36度5", "三十六点五"."""
     t = re.sub(r"\s", "", simple(text)).removeprefix("体温").removeprefix("是")
@@ -205,7 +251,7 @@ def temperature(text: str) -> float:
             value = float(cn2an.cn2an(t.replace(".", "点"), "smart"))  # 三十六点五, 三六点五
         else:
             value = None
-    except (ValueError, KeyError, TypeError, IndexError):
+    except (ValueError, KeyError, TypeError, IndexError, OverflowError):
         value = None
     if value is None or not 35.0 <= value <= 42.0:
         raise Invalid("请输入体温（35.0–42.0 之间的数字），例如：36.5")
@@ -229,13 +275,17 @@ def nearest_year(candidates: list[date], today: date) -> date:
 
 def parse_date_phrase(text: str, today: date) -> date:
     """Chinese date phrases → date. Hand-written: no maintained library reads 下周一 / 5月23日."""
+    if len(text or "") > SHORT_ANSWER:
+        raise Invalid(TOO_LONG + DATE_HINT)
     t = re.sub(r"\s", "", simple(text))
+    if len(t) > MAX_DATE_CHARS:  # cn2an.transform below takes time cubic in the length of a digit run
+        raise Invalid(TOO_LONG + DATE_HINT)
     # 二〇二二年 digit by digit (cn2an reads 二〇二二 as a number, not a year)
     t = re.sub(r"[〇零一二三四五六七八九]{4}(?=年)", lambda y: "".join(str("〇一二三四五六七八九".index(c.replace("零", "〇")))
                                                                 for c in y.group()), t)
     try:
         t = cn2an.transform(t, "cn2an")
-    except (ValueError, KeyError, TypeError, IndexError):
+    except (ValueError, KeyError, TypeError, IndexError, OverflowError):
         pass
     if t in RELATIVE_DAYS:
         return today + timedelta(days=RELATIVE_DAYS[t])
