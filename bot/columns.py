@@ -26,6 +26,12 @@ class String(TypeDecorator):
     def process_bind_param(self, value, dialect):
         return without_nul(value)
 
+    def bind_processor(self, dialect):
+        """without_nul itself, not TypeDecorator's wrapper around process_bind_param: a message binds
+        a dozen strings, and this adds about 0.1 µs to each instead of 0.4–0.8 µs (measured)."""
+        inner = self.impl_instance.bind_processor(dialect)  # None on SQLite and psycopg
+        return without_nul if inner is None else (lambda value: inner(without_nul(value)))
+
 
 class Text(String):
     """sqlalchemy.Text without NUL characters (see String)."""
