@@ -26,14 +26,17 @@ SETTINGS = [
     ("CS_WINDOW_QUOTA", 5, int),  # … and at most this many in that window
     ("FAQ_DIR", "", str),
     ("MEMBERSHIP_OPTIONS_FILE", "", str),
-    ("ENV", "development", str),
+    ("ENV", "development", str),  # production: refuses unsafe settings (bot/settings.py), no simulator
 ]
 
 
 def create_app(config: dict | None = None) -> Flask:
     """Create the bot's Flask app; `config` is applied last so tests win."""
+    from bot.settings import check_production
+
     app = Flask(__name__, instance_relative_config=True, template_folder="bot/templates")
     load_settings(app, config)
+    check_production(app.config)  # ENV=production refuses unsafe settings, naming each (bot/settings.py)
     configure_logging(app)
     register_extensions(app)
     register_blueprints(app)
@@ -84,7 +87,7 @@ def register_blueprints(app: Flask) -> None:
     from bot.webhook import bp as webhook_bp
 
     app.register_blueprint(webhook_bp)
-    if app.config["ENV"] != "production":
+    if app.config["ENV"] == "development":  # and only to loopback clients (bot/simulator.py)
         from bot.simulator import bp as simulator_bp
 
         app.register_blueprint(simulator_bp)

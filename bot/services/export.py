@@ -1,12 +1,14 @@
 """Staff exports (`flask export …`): membership, home office, legal aid and escalations as CSV or XLSX.
 
 Column headers are Chinese, times are Beijing time, CSV is UTF-8 with a BOM so Excel opens it,
-and ID numbers are masked unless --unmasked is given. Cells a spreadsheet would run as a formula
-(text a worker typed that starts with = + - @) are written as plain text.
+and ID numbers are masked unless --unmasked is given (confirmed, a 0600 file, an audit row). Cells
+a spreadsheet would run as a formula (text a worker typed that starts with = + - @) are written as
+plain text.
 """
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -196,10 +198,23 @@ def write_xlsx(sheets: list[Sheet], path: str | Path) -> None:
 
 
 def export(session, dataset: str, fmt: str, out: str | Path, unmasked: bool = False) -> int:
-    """Write one dataset; returns the number of data rows written."""
+    """Write one dataset; returns the number of data rows written. With full ID numbers the file is
+    readable by its owner only (0600), from its creation on."""
     sheets = DATASETS[dataset](session, unmasked=unmasked, single=(fmt == "csv"))
+    if unmasked:
+        private_file(out)
     (write_csv if fmt == "csv" else write_xlsx)(sheets, out)
     return sum(len(s.rows) for s in sheets)
+
+
+def private_file(path: str | Path) -> None:
+    """Create (or empty) the file with mode 0600 before anything is written to it; an existing file
+    keeps its mode when reopened, so it is set here too."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 @click.command("export")
@@ -207,14 +222,26 @@ def export(session, dataset: str, fmt: str, out: str | Path, unmasked: bool = Fa
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]),
               help="File format (default: from the --out suffix, else csv).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="File to write.")
-@click.option("--unmasked", is_flag=True, help="Full ID numbers instead of 110105********002X.")
+@click.option("--unmasked", is_flag=True,
+              help="Full ID numbers instead of 110105********002X (asks first; file mode 0600; audited).")
+@click.option("--yes", is_flag=True, help="With --unmasked: do not ask for confirmation.")
 @with_appcontext
-def export_command(dataset: str, fmt: str | None, out: str, unmasked: bool) -> None:
+def export_command(dataset: str, fmt: str | None, out: str, unmasked: bool, yes: bool) -> None:
     """Export records for staff reports: membership | home-office | legal-aid | escalations."""
+    from bot import audit
     from bot.extensions import db
+    from bot.storage import write_transaction
 
     fmt = fmt or ("xlsx" if out.lower().endswith(".xlsx") else "csv")
+    if unmasked and not yes:  # asked on a terminal; with no answer on stdin (cron, CI) click aborts
+        click.confirm("导出的文件将包含完整身份证号。确定导出吗？", abort=True)
     count = export(db.session, dataset, fmt, out, unmasked=unmasked)
+    if unmasked:  # which report, how many rows, which file: never its contents
+        db.session.rollback()  # end the read: the audit row is written in a writer's transaction
+        write_transaction(db.session)
+        audit.record(db.session, "cli", "export.unmasked", "report", dataset, report=dataset, rows=count,
+                     file=Path(out).name, format=fmt)
+        db.session.commit()
     click.echo(f"已导出 {count} 行到 {out}")
     if unmasked:
-        click.echo("注意：文件包含完整身份证号，请妥善保管，用完及时删除。", err=True)
+        click.echo("注意：文件包含完整身份证号，只有您的账户能读取，请妥善保管，用完及时删除。", err=True)
