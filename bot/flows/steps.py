@@ -98,7 +98,6 @@ def bounded(limit: int = SHORT_ANSWER):
     return decorate
 
 
-
 def clean(text: str) -> str:
     """Full-width → half-width (NFKC) and outer whitespace/punctuation stripped."""
     return unicodedata.normalize("NFKC", text or "").strip().strip("。.!！?？~～ ")
