@@ -31,11 +31,13 @@ if [[ -z "$BIN" ]]; then
   BIN=$(pg_bin)
 fi
 
-DIR=$(mktemp -d "${TMPDIR:-/tmp}/union-test-pg.XXXXXX")
 AS=()
 if [[ $(id -u) -eq 0 ]]; then
+  DIR=$(mktemp -d /tmp/union-test-pg.XXXXXX)  # not $TMPDIR: the postgres user must reach it
   chown postgres: "$DIR"
   AS=(runuser -u postgres --)
+else
+  DIR=$(mktemp -d "${TMPDIR:-/tmp}/union-test-pg.XXXXXX")
 fi
 
 stop() {
@@ -43,6 +45,7 @@ stop() {
   rm -rf "$DIR"
 }
 trap stop EXIT
+trap 'exit 143' INT TERM  # a signal still stops the server, through the EXIT trap
 
 "${AS[@]}" "$BIN/initdb" -D "$DIR/data" -U postgres -A trust -E UTF8 --no-locale --no-sync >"$DIR/initdb.log" 2>&1 \
   || { cat "$DIR/initdb.log" >&2; exit 2; }

@@ -7,7 +7,6 @@ import socket
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -69,12 +68,10 @@ def test_gunicorn_refuses_to_boot_a_production_instance_with_unsafe_settings(tmp
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DATA_KEY", "WECHAT_TOKEN")}
     env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'bot.sqlite'}", ENV="production")
-    started = time.monotonic()
     result = subprocess.run([sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}",
                              "app:create_app()"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert all(f"  - {name} " in result.stderr for name in ("SECRET_KEY", "DATA_KEY", "WECHAT_TOKEN")), result.stderr
-    assert time.monotonic() - started < 120
 
 
 # -- the simulator ----------------------------------------------------------------------------------
