@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app
 
-.PHONY: run test install browser migrate faq slots bench eval clean
+.PHONY: run test test-sqlite test-postgres install browser migrate faq slots bench eval clean
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,8 +34,17 @@ browser:
 	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk) \
 		|| echo "chromium could not be installed: the browser tests will be skipped"
 
+# The whole suite twice: on SQLite, then on PostgreSQL (scripts/with-postgres.sh starts a throw-away
+# server, installing Debian's postgresql when it is missing, unless TEST_POSTGRES_URL names one).
 test: install browser
 	$(BIN)/python -m pytest -n 2 -q
+	TEST_DATABASE=postgresql scripts/with-postgres.sh $(BIN)/python -m pytest -n 2 -q
+
+test-sqlite: install browser
+	$(BIN)/python -m pytest -n 2 -q
+
+test-postgres: install browser
+	TEST_DATABASE=postgresql scripts/with-postgres.sh $(BIN)/python -m pytest -n 2 -q
 
 bench: install
 	$(BIN)/python bench/routing.py

@@ -27,7 +27,7 @@ SETTINGS = [
     ("LEGAL_AID_MAX_OPEN", 1, int),  # upcoming legal-aid bookings one worker may hold
     ("FAQ_DIR", "", str),
     ("MEMBERSHIP_OPTIONS_FILE", "", str),
-    ("ENV", "development", str),
+    ("ENV", "development", str),  # production: refuses unsafe settings (bot/settings.py), no simulator
     # Scheduled jobs (bot/jobs/), Beijing local time; see README "Scheduled jobs".
     ("CHECKIN_REMINDER_TIME", "20:00", str),  # daily check-in reminder and the lapsed-period notice
     ("LEGAL_AID_REMINDER_TIME", "10:00", str),  # the reminder the day before a legal-aid booking
@@ -62,9 +62,12 @@ SETTINGS = [
 
 def create_app(config: dict | None = None) -> Flask:
     """Create the bot's Flask app; `config` is applied last so tests win."""
+    from bot.settings import check_production
+
     app = Flask(__name__, instance_relative_config=True, template_folder="bot/templates",
                 static_folder="bot/static")
     load_settings(app, config)
+    check_production(app.config)  # ENV=production refuses unsafe settings, naming each (bot/settings.py)
     configure_logging(app)
     register_security(app)
     register_extensions(app)
@@ -109,10 +112,13 @@ def register_security(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from bot.columns import json_dumps
     from bot.extensions import db, migrate
     from bot.staff import init_login
     from bot.storage import configure_engine
 
+    # JSON columns store null for NaN / ±Infinity and no NUL characters, on every backend.
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {}).setdefault("json_serializer", json_dumps)
     db.init_app(app)
     init_login(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path) / "migrations"))
@@ -127,7 +133,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(webhook_bp)
     app.register_blueprint(staff_blueprint())
-    if app.config["ENV"] != "production":
+    if app.config["ENV"] == "development":  # and only to loopback clients (bot/simulator.py)
         from bot.simulator import bp as simulator_bp
 
         app.register_blueprint(simulator_bp)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import sqlite3
 import subprocess
 import sys
@@ -32,14 +33,19 @@ import tempfile
 import time
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "webhook.json"
 WORKERS = 500
+# ENV=production refuses unsafe settings (bot/settings.py): a fresh secret, data key and token per run.
+PRODUCTION_KEYS = {"SECRET_KEY": secrets.token_urlsafe(48), "DATA_KEY": Fernet.generate_key().decode(),
+                   "WECHAT_TOKEN": secrets.token_hex(16)}
 
 
 def migrated_db(tmp: Path) -> Path:
     path = tmp / "bot.sqlite"
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{path}", "ENV": "production", "SECRET_KEY": "bench"}
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{path}", "ENV": "production", **PRODUCTION_KEYS}
     subprocess.run([sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"], cwd=ROOT, env=env,
                    check=True, capture_output=True)
     return path
@@ -130,7 +136,7 @@ def core_layer(path: Path, n: int, prefix: str) -> float:
 
 
 def orm_layer(path: Path, n: int, prefix: str) -> float:
-    os.environ.update(DATABASE_URL=f"sqlite:///{path}", ENV="production", SECRET_KEY="bench")
+    os.environ.update(DATABASE_URL=f"sqlite:///{path}", ENV="production", **PRODUCTION_KEYS)
     sys.path.insert(0, str(ROOT))
     from app import create_app
     from bot import message_log, webhook

@@ -33,6 +33,7 @@ import pstats
 import random
 import re
 import resource
+import secrets
 import shutil
 import signal
 import socket
@@ -44,6 +45,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
+from cryptography.fernet import Fernet
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 LUA = BENCH / "wrk_requests.lua"
@@ -51,6 +54,8 @@ RESULTS = BENCH / "results" / "webhook.json"
 
 TOKEN = "bench-token"
 APP_ID = "wxbench00000000001"
+# ENV=production refuses unsafe settings (bot/settings.py): a fresh secret and data key per run.
+PRODUCTION_KEYS = {"SECRET_KEY": secrets.token_urlsafe(48), "DATA_KEY": Fernet.generate_key().decode()}
 ACCOUNT = "gh_union_account"
 CASES = ("bare-plain", "bot-plain", "bare-safe", "bot-safe")
 TARGET_RATE = 0.60   # bot msgs/s ≥ 60% of bare
@@ -647,7 +652,7 @@ def bench(args) -> int:
     factory = RequestFactory(aes_key, args.openids, args.seed)
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("WECHAT_", "DATABASE_URL", "FLASK_"))}
     base_env.update(WECHAT_TOKEN=TOKEN, WECHAT_APP_ID=APP_ID, WECHAT_AES_KEY=aes_key,
-                    TIMESTAMP_WINDOW=str(args.timestamp_window), ENV="production", SECRET_KEY="bench-secret",
+                    TIMESTAMP_WINDOW=str(args.timestamp_window), ENV="production", **PRODUCTION_KEYS,
                     PYTHONUNBUFFERED="1")
     tmp = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
     runs: list[dict] = []
@@ -807,7 +812,7 @@ def profile(args) -> int:
     aes_key = base64.b64encode(os.urandom(32)).decode()[:43]
     env_overrides = dict(WECHAT_TOKEN=TOKEN, WECHAT_APP_ID=APP_ID, WECHAT_AES_KEY=aes_key,
                          TIMESTAMP_WINDOW=str(args.timestamp_window), DATABASE_URL=f"sqlite:///{tmp / 'bot.sqlite'}",
-                         ENV="production", SECRET_KEY="bench-secret")
+                         ENV="production", **PRODUCTION_KEYS)
     try:
         env = {**os.environ, **env_overrides}
         prepare_bot_db(tmp, env)

@@ -111,18 +111,30 @@ def slots_command(weeks: int, schedule_file: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]),
               help="File format (default: from the --out suffix, else csv).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="File to write.")
-@click.option("--unmasked", is_flag=True, help="Full ID numbers instead of 110105********002X.")
+@click.option("--unmasked", is_flag=True,
+              help="Full ID numbers instead of 110105********002X (asks first; file mode 0600; audited).")
+@click.option("--yes", is_flag=True, help="With --unmasked: do not ask for confirmation.")
 @with_appcontext
-def export_command(dataset: str, fmt: str | None, out: str, unmasked: bool) -> None:
+def export_command(dataset: str, fmt: str | None, out: str, unmasked: bool, yes: bool) -> None:
     """Export records for staff reports: membership | home-office | legal-aid | escalations."""
+    from bot import audit
     from bot.extensions import db
     from bot.services.export import export
+    from bot.storage import write_transaction
 
     fmt = fmt or ("xlsx" if out.lower().endswith(".xlsx") else "csv")
+    if unmasked and not yes:  # asked on a terminal; with no answer on stdin (cron, CI) click aborts
+        click.confirm("导出的文件将包含完整身份证号。确定导出吗？", abort=True)
     count = export(db.session, dataset, fmt, out, unmasked=unmasked)
+    if unmasked:  # which report, how many rows, which file: never its contents
+        db.session.rollback()  # end the read: the audit row is written in a writer's transaction
+        write_transaction(db.session)
+        audit.record(db.session, "cli", "export.unmasked", "report", dataset, report=dataset, rows=count,
+                     file=Path(out).name, format=fmt)
+        db.session.commit()
     click.echo(f"已导出 {count} 行到 {out}")
     if unmasked:
-        click.echo("注意：文件包含完整身份证号，请妥善保管，用完及时删除。", err=True)
+        click.echo("注意：文件包含完整身份证号，只有您的账户能读取，请妥善保管，用完及时删除。", err=True)
 
 
 jobs_cli = click.Group("jobs", help="Scheduled jobs: reminders, notices, staff alerts, slots, retention.")

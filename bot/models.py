@@ -4,11 +4,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.clock import aware, now
+from bot.columns import String, Text  # NUL-free text columns (issue 15: PostgreSQL refuses NUL)
 from bot.extensions import db
 
 Timestamp = DateTime(timezone=True)

@@ -6,11 +6,12 @@ what a newcomer sees is what WeChat users get.
 """
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import secrets
 import time
 
-from flask import Blueprint, current_app, jsonify, render_template, request
+from flask import Blueprint, abort, current_app, jsonify, render_template, request
 
 from bot import wechat
 
@@ -64,6 +65,25 @@ class WeChatSim:
 
     def event(self, event: str, key: str | None = None) -> str:
         return self.send("event", {"Event": event, **({"EventKey": key} if key is not None else {})})
+
+
+@bp.before_request
+def loopback_only():
+    """The simulator posts as any worker with no credential: only a developer on this machine may use
+    it (app.register_blueprints serves it only when ENV=development). A request relayed by a proxy
+    is not local, even though the proxy itself connects from 127.0.0.1."""
+    relayed = request.headers.get("X-Forwarded-For") or request.headers.get("Forwarded")
+    if relayed or not is_loopback(request.remote_addr):
+        abort(403)
+
+
+def is_loopback(address: str | None) -> bool:
+    """127.0.0.0/8 and ::1 (also as an IPv4-mapped IPv6 address, ::ffff:127.0.0.1)."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    return ip.is_loopback or bool(getattr(ip, "ipv4_mapped", None) and ip.ipv4_mapped.is_loopback)
 
 
 @bp.get("/chat")

@@ -1,40 +1,163 @@
-"""Fixtures: app, client, runner, db_session, chat, clock, wechat_api (helpers: tests/support.py)."""
+"""Fixtures: app, client, runner, db_session, chat, clock, wechat_api, the workbench's desk and browser
+(helpers and constants: tests/support.py).
+
+Every test gets a database of its own, built by the real migrations, on the backend TEST_DATABASE
+names: "sqlite" (the default: a copy of a file migrated once per process) or "postgresql" (CREATE
+DATABASE … TEMPLATE a database migrated once per process, on the server TEST_POSTGRES_URL names,
+dropped after the test). `make test` runs the suite once on each; scripts/with-postgres.sh starts
+a throw-away server when no TEST_POSTGRES_URL is given.
+"""
 from __future__ import annotations
 
+import itertools
+import os
+import secrets
 import shutil
 import threading
 from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from app import create_app
 from bot.extensions import db
-from tests.support import APP_ID, Chat, Clock, Desk
+from tests.support import APP_ID, ON_POSTGRES, POSTGRES_URL, TEST_DATABASE, Chat, Clock, Desk
+
+def pytest_configure(config):
+    if TEST_DATABASE not in ("sqlite", "postgresql", "postgres"):
+        raise pytest.UsageError(f"TEST_DATABASE={TEST_DATABASE!r}: use sqlite or postgresql")
+    if ON_POSTGRES and not POSTGRES_URL:
+        raise pytest.UsageError("TEST_DATABASE=postgresql needs TEST_POSTGRES_URL=postgresql+psycopg://user@host:port/db "
+                                "(or run the tests through scripts/with-postgres.sh, which starts a server)")
+
+
+def migrate(url: str) -> None:
+    """Bring the database at `url` to the head revision with the real migrations."""
+    app = create_app({"TESTING": True, "DATABASE_URL": url})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
 
 
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory):
-    """A database built once by the real migrations; each test gets a copy."""
+    """A SQLite database built once by the real migrations; each test gets a copy."""
     path = tmp_path_factory.mktemp("template") / "template.sqlite"
-    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{path}"})
-    with app.app_context():
-        upgrade()
-        db.engine.dispose()
+    migrate(f"sqlite:///{path}")
     return path
 
 
+class SqliteDatabases:
+    """Each test's database is a copy of the migrated template file, in the test's tmp_path."""
+
+    name = "sqlite"
+
+    def __init__(self, template):
+        self.template = template
+
+    def create(self, tmp_path, migrated: bool = True) -> str:
+        path = tmp_path / ("bot.sqlite" if migrated else "empty.sqlite")
+        if migrated:
+            shutil.copy(self.template, path)
+        return f"sqlite:///{path}"
+
+    def drop(self, url: str) -> None:
+        pass  # tmp_path goes with pytest's own clean-up
+
+    def close(self) -> None:
+        pass
+
+
+class PostgresDatabases:
+    """Each test's database is CREATE DATABASE … TEMPLATE a database migrated once per process."""
+
+    name = "postgresql"
+
+    def __init__(self, server_url: str):
+        self.server_url = server_url
+        self.server = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        self.prefix = f"t_{worker}_{secrets.token_hex(3)}"  # unique per run: a shared server stays usable
+        self.numbers = itertools.count(1)
+        self.template = f"{self.prefix}_template"
+        with self.server.connect() as conn:
+            version = conn.exec_driver_sql("SHOW server_version_num").scalar()
+        # PostgreSQL 15+ copies a small template faster file by file than through the WAL.
+        self.strategy = " STRATEGY = FILE_COPY" if int(version) >= 150000 else ""
+        self._sql(f'CREATE DATABASE "{self.template}"')
+        migrate(self.url(self.template))  # disposes its engine: a template must have no connections
+
+    def url(self, name: str) -> str:
+        return make_url(self.server_url).set(database=name).render_as_string(hide_password=False)
+
+    def _sql(self, statement: str) -> None:
+        with self.server.connect() as conn:
+            conn.exec_driver_sql(statement)
+
+    def create(self, tmp_path=None, migrated: bool = True) -> str:
+        name = f"{self.prefix}_{next(self.numbers)}"
+        self._sql(f'CREATE DATABASE "{name}" TEMPLATE "{self.template if migrated else "template0"}"{self.strategy}')
+        return self.url(name)
+
+    def drop(self, url: str) -> None:
+        self._sql(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+    def close(self) -> None:
+        self._sql(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)')
+        self.server.dispose()
+
+
+@pytest.fixture(scope="session")
+def databases(request):
+    """Where this process makes its tests' databases (TEST_DATABASE)."""
+    if not ON_POSTGRES:
+        yield SqliteDatabases(request.getfixturevalue("template_db"))
+        return
+    factory = PostgresDatabases(POSTGRES_URL)
+    yield factory
+    factory.close()
+
+
 @pytest.fixture
-def make_app(tmp_path, template_db):
+def database_url(databases, tmp_path):
+    """This test's own migrated database (dropped after the test)."""
+    url = databases.create(tmp_path)
+    yield url
+    databases.drop(url)
+
+
+@pytest.fixture
+def empty_database_url(databases, tmp_path):
+    """A database with no tables at all (for the migrations themselves)."""
+    url = databases.create(tmp_path, migrated=False)
+    yield url
+    databases.drop(url)
+
+
+def dispose(apps) -> None:
+    """Close every connection the apps' engines hold (PostgreSQL cannot drop a database in use)."""
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def make_app(database_url):
     """Build an app on this test's database (call twice for a 'restart': same DB, new app)."""
-    path = tmp_path / "bot.sqlite"
-    shutil.copy(template_db, path)
+    apps = []
 
     def make(**config):
-        return create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "WECHAT_APP_ID": APP_ID,
-                           "WECHAT_TOKEN": "test-token", "WECHAT_AES_KEY": "", **config})
+        app = create_app({"TESTING": True, "DATABASE_URL": database_url, "WECHAT_APP_ID": APP_ID,
+                          "WECHAT_TOKEN": "test-token", "WECHAT_AES_KEY": "", **config})
+        apps.append(app)
+        return app
 
-    return make
+    yield make
+    dispose(apps)
 
 
 @pytest.fixture

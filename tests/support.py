@@ -6,11 +6,13 @@ Clock moves "now"; run_together runs bodies in threads released at once, joined 
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 import time_machine
 from sqlalchemy import select
 
@@ -20,6 +22,14 @@ from bot.simulator import WeChatSim
 
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters, as WeChat issues them
 APP_ID = "wx_test_app_id"
+# Settings ENV=production accepts (bot/settings.py); fixed, so a test run is repeatable.
+PRODUCTION = {"ENV": "production", "SECRET_KEY": "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz",
+              "DATA_KEY": "P9YVqTZ4u3sRuu6o2JQ1yq7b5Yp3hE3JtKxgm0QbW0k=", "WECHAT_TOKEN": "test-production-token"}
+TEST_DATABASE = os.environ.get("TEST_DATABASE", "sqlite").strip().lower() or "sqlite"
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
+ON_POSTGRES = TEST_DATABASE in ("postgresql", "postgres")
+# For tests about SQLite itself (the writer queue, WAL, the database file): PostgreSQL has none of it.
+sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="about SQLite only (writer queue, WAL, database file)")
 THREAD_TIMEOUT = 60  # seconds a test thread may run before the test fails as hung
 # Events are deduplicated by sender + CreateTime: each simulated event gets a time of its own.
 _event_times = itertools.count(int(time.time()) - 10_000_000)

@@ -1,7 +1,8 @@
 """Storage and locking contracts that must hold on every supported database (aiogram-style).
 
-Each test runs once per backend: "sqlite" always, "postgresql" only when TEST_POSTGRES_URL points
-at a server where the given user may CREATE DATABASE, e.g.
+Each test runs once per backend: "sqlite" in the SQLite pass of `make test`, "postgresql" whenever
+TEST_POSTGRES_URL points at a server where the given user may CREATE DATABASE (the PostgreSQL pass
+of `make test` sets it), e.g.
 
     TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5433/postgres \
         .venv/bin/python -m pytest -q tests/test_contract_storage.py
@@ -12,7 +13,6 @@ afterwards; on SQLite a copy of the session's migrated template (see conftest.te
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 import uuid
@@ -32,11 +32,11 @@ from bot.extensions import db
 from bot.models import Dialog, Message, Outbox, Worker
 from bot.simulator import WeChatSim
 from bot.wechat_api import client as api_client
-from tests.support import APP_ID, Chat, run_together
+from tests.support import APP_ID, ON_POSTGRES, POSTGRES_URL, Chat, run_together
 
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
 BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
+    pytest.param("sqlite", id="sqlite", marks=pytest.mark.skipif(
+        ON_POSTGRES, reason="the SQLite pass of the suite runs it")),
     pytest.param("postgresql", id="postgresql", marks=pytest.mark.skipif(
         not POSTGRES_URL, reason="PostgreSQL not configured: set TEST_POSTGRES_URL=postgresql+psycopg://user@host/db")),
 ]

@@ -190,7 +190,7 @@ class _Run:
 def test_a_text_understood_but_too_long_is_not_called_unreadable(app, chat):
     chat.start("flow.membership", state="employer", consent=True, name="张三")
     reply = chat.say("北京" * 40)
-    assert "内容有点长（80字）" in reply and "没看懂" not in reply
+    assert "内容太长了（80字）" in reply and "没看懂" not in reply
 
 
 # -- personal numbers are masked before they are stored ------------------------------------------------------

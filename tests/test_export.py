@@ -97,7 +97,7 @@ def test_membership_csv_masked_and_unmasked(records, runner, tmp_path):
     (row,) = read_csv(out)
     assert row["身份证号"] == MASKED and ID_NUMBER not in out.read_text(encoding="utf-8-sig")
     assert row["工作单位"].startswith("'=HYPERLINK")  # a spreadsheet must not run a worker's text
-    out, result = export(runner, tmp_path, "membership", "csv", "--unmasked")
+    out, result = export(runner, tmp_path, "membership", "csv", "--unmasked", "--yes")
     assert read_csv(out)[0]["身份证号"] == ID_NUMBER
     assert "身份证号" in result.output  # the warning to handle the file with care
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app
+from tests.support import PRODUCTION, sqlite_only
 
 
 def test_defaults_run_without_a_wechat_account(tmp_path, monkeypatch):
@@ -35,10 +36,11 @@ def test_environment_settings_are_read_and_config_wins(monkeypatch, tmp_path):
 
 
 def test_simulator_is_off_in_production(make_app):
-    assert make_app(ENV="production").test_client().get("/dev/chat").status_code == 404
+    assert make_app(**PRODUCTION).test_client().get("/dev/chat").status_code == 404
     assert make_app().test_client().get("/dev/chat").status_code == 200
 
 
+@sqlite_only
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app):
     from bot.extensions import db
 
@@ -58,8 +60,7 @@ def test_gunicorn_workers_build_the_router_before_the_first_message(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     log = tmp_path / "gunicorn.log"
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.sqlite'}", "ENV": "production",
-           "SECRET_KEY": "test-secret"}
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.sqlite'}", **PRODUCTION}
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}",
                                  "--log-level", "info", "app:create_app()"], cwd=root, env=env,

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from bot.extensions import db
 from bot.models import AuditLog, StaffUser
+from tests.support import PRODUCTION
 
 
 def test_flask_staff_create_prints_a_password_that_logs_in(app, runner, client):
@@ -31,7 +32,7 @@ def test_first_run_creates_a_demo_admin_in_development_only(make_app):
 
 
 def test_first_run_in_production_only_says_how(make_app):
-    app = make_app(ENV="production")
+    app = make_app(**PRODUCTION)
     result = app.test_cli_runner().invoke(args=["staff", "first-run"])
     assert "flask staff create LOGIN --role admin" in result.output and "demo" not in result.output
     with app.app_context():

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from bot.extensions import db
 from bot.models import AuditLog, Escalation, MembershipApplication, Outbox, StaffUser, Worker
 from bot.services import membership
-from tests.support import run_together
+from tests.support import PRODUCTION, run_together
 
 SCRIPT = '<script>alert("x")</script>'
 
@@ -180,7 +180,7 @@ def test_security_headers_on_every_response(client, desk, app):
 
 @pytest.mark.parametrize("env, secure", [("development", False), ("production", True)])
 def test_session_cookie_is_httponly_lax_and_secure_in_production(make_app, env, secure):
-    client = make_app(ENV=env).test_client()
+    client = make_app(**(PRODUCTION if env == "production" else {"ENV": env})).test_client()
     client.get("/staff/login", base_url="https://bot.example")  # the CSRF token lives in the session
     cookie = client.get_cookie("session", domain="bot.example")
     assert cookie.http_only and cookie.same_site == "Lax" and cookie.secure is secure

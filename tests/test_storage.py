@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from bot.extensions import db
 from bot.storage import write_transaction
+from tests.support import sqlite_only
 
 
 @pytest.fixture
@@ -32,6 +33,7 @@ def try_write_in_thread(engine, timeout=5.0) -> bool:
     return done.wait(timeout)
 
 
+@sqlite_only
 @pytest.mark.parametrize("end", ["commit", "rollback", "close"])
 def test_the_writer_turn_ends_with_the_transaction(engine, end):
     session = Session(engine)
@@ -42,6 +44,7 @@ def test_the_writer_turn_ends_with_the_transaction(engine, end):
     session.close()
 
 
+@sqlite_only
 def test_a_stuck_writer_does_not_hang_the_queue_for_ever(engine, monkeypatch):
     import bot.storage as storage
 

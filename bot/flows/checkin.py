@@ -14,7 +14,7 @@ from datetime import date, timedelta
 
 from bot.clock import local_now
 from bot.flows.engine import Flow
-from bot.flows.steps import Invalid, choice, free_text, number, simple, slot_is, span, temperature, yes_no
+from bot.flows.steps import Invalid, bounded, choice, free_text, number, simple, slot_is, span, temperature, yes_no
 from bot.flows.home_office import day_between, examples
 from bot.services import home_office as service
 
@@ -38,7 +38,6 @@ ACTIONS = {"延长": "extend", "延长居家办公": "extend", "延期": "extend
 FLAGGED_ADVICE = ("⚠ 您今天的打卡有异常（{reasons}），请：\n1. 立即向居住地社区报告；\n2. 留在家中，不要外出，等待社区安排；\n"
                   "3. 需要健康咨询请拨打 12320 卫生健康热线，情况紧急请拨打 120。\n工会工作人员已收到提醒，会尽快联系您。")
 NO_PERIOD = "您目前没有进行中的居家办公报备。回复「取消」结束，再回复「居家办公报备」重新报备。"
-MAX_SYMPTOM_TEXT = 60
 
 
 def today() -> date:
@@ -46,17 +45,17 @@ def today() -> date:
 
 
 # -- parsers ------------------------------------------------------------------------------
+@bounded()
 def temperature_or_action(text: str) -> float | str:
     """The check-in's first answer: a temperature, or 延长 / 结束 the home-office period."""
     return ACTIONS.get(simple(text).removeprefix("我要").removeprefix("申请")) or temperature(text)
 
 
+@bounded()
 def symptoms(text: str) -> list[str]:
     """Numbers (1 3), the options' names, or everyday words (发烧，嗓子疼) mapped to the options;
     words for anything else are kept as 其他：…. 没有 / 无症状 / 正常 mean 无."""
     t = simple(text)
-    if len(t) > MAX_SYMPTOM_TEXT:
-        raise Invalid(f"请简短一些（{MAX_SYMPTOM_TEXT}字以内），例如：发烧 嗓子疼", unclear=False)
     if t in NO_SYMPTOM_WORDS:
         return [NONE]
     picked: list[str] = []
@@ -91,6 +90,7 @@ def _symptoms_in(part: str) -> list[str] | None:
     return [f"{OTHER}：{part.removeprefix('有点').removeprefix('有些').removeprefix('有')}"]
 
 
+@bounded()
 def latest_test(text: str) -> str:
     """阴性 / 阳性 / 未检测 by number or word; 没做 / 没测 mean 未检测."""
     if simple(text) in {"没做", "没测", "没有做", "没有测", "没检测", "未做", "没有"}:
@@ -134,16 +134,8 @@ def check_in(event):
 
 
 def coordinates(place: dict) -> dict:
-    """A location message's value, with lat / lng as finite numbers or None (WeChat sends text)."""
-    def number_or_none(value):
-        try:
-            value = float(value)
-        except (TypeError, ValueError, OverflowError):
-            return None
-        return value if math.isfinite(value) else None
-
-    return {"label": str(place.get("label") or "")[:256], "lat": number_or_none(place.get("lat")),
-            "lng": number_or_none(place.get("lng"))}
+    """A location message's value (lat / lng as WeChat sent them; the service keeps only real ones)."""
+    return {"label": str(place.get("label") or "")[:256], "lat": place.get("lat"), "lng": place.get("lng")}
 
 
 def confirmed_end(event):

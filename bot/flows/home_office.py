@@ -14,7 +14,7 @@ from datetime import date, timedelta
 
 from bot.clock import local_now
 from bot.flows.engine import Flow
-from bot.flows.steps import Invalid, free_text, parse_date_phrase, span, yes_no
+from bot.flows.steps import Invalid, bounded, free_text, parse_date_phrase, span, yes_no
 from bot.services import home_office as service
 
 NAME = "home_office"  # routing target: flow.home_office
@@ -64,6 +64,7 @@ def examples(past: int, future: int) -> str:
 def day_between(past: int, future: int, what: str):
     """A date phrase within [today - past, today + future], stored as ISO text."""
 
+    @bounded()
     def parse(text: str) -> str:
         now = today()
         try:

@@ -8,7 +8,7 @@ bookings. What the worker is told fits the slot's mode: in person (bring your pa
 (staff call first). Global commands (取消, 返回, 转人工) and re-asking are handled by bot.dialog.
 """
 from bot.flows.engine import Flow
-from bot.flows.steps import Invalid, choice, free_text, number, phone, simple, yes_no
+from bot.flows.steps import Invalid, bounded, choice, free_text, number, phone, simple, yes_no
 from bot.masking import mask_mobile
 from bot.services import legal_aid
 
@@ -34,6 +34,7 @@ PROBLEMS = {
 }
 
 
+@bounded(300)
 def category(text: str) -> str:
     """1–7, a category's name, or words that clearly point to one (拖欠工资 → 欠薪/克扣工资)."""
     try:
@@ -60,6 +61,7 @@ def refuse(run) -> str | None:
             f"每人同时最多预约{limit}个。需要改时间的话，请先回复「取消预约」取消原来的，再重新预约。")
 
 
+@bounded()
 def slot_number(text: str) -> int:
     n = number(text)
     if n is None or not 1 <= n <= legal_aid.OFFERED:

@@ -10,7 +10,8 @@ duplicate notice) lives here too; bot/services/membership.py speaks only the dom
 """
 from bot.clock import LOCAL_TZ, aware
 from bot.flows.engine import Flow
-from bot.flows.steps import Invalid, choice, clean, free_text, id_card, number, phone, simple, slot_is, yes_no
+from bot.flows.steps import (Invalid, bounded, choice, clean, free_text, id_card, number, phone, simple, slot_is,
+                             yes_no)
 from bot.services import membership
 
 NAME = "membership"  # routing target: flow.membership
@@ -80,6 +81,7 @@ def status_text(session, worker) -> str:
 
 
 # -- parsers -------------------------------------------------------------------------------
+@bounded()
 def person_name(text: str) -> str:
     t = clean(text).replace(" ", "")
     for prefix in ("我叫", "我是", "姓名是", "姓名:", "姓名"):
@@ -92,6 +94,7 @@ def person_name(text: str) -> str:
     return t
 
 
+@bounded()
 def id_number(text: str) -> dict:
     """A valid ID number, returned already encrypted / hashed / masked: the raw one is never kept.
 
@@ -101,6 +104,7 @@ def id_number(text: str) -> dict:
     return membership.protect_id(id_card(found[0] if len(found) == 1 else text))
 
 
+@bounded()
 def union_answer(text: str) -> str:
     t, n = simple(text), number(text)
     for i, (key, words) in enumerate(UNION_WORDS.items(), 1):
@@ -117,6 +121,7 @@ def from_options(key: str):
     return parse
 
 
+@bounded()
 def review(text: str) -> str:
     """At the confirmation: "submit" (1 / 提交), "edit" (2 / 修改), or a field named outright (改手机号)."""
     t = simple(text).lower()
@@ -130,6 +135,7 @@ def review(text: str) -> str:
     raise Invalid("信息无误请回复 1 提交；要修改请回复 2，或直接说要改哪一项，例如：改手机号")
 
 
+@bounded()
 def field_to_change(text: str) -> str:
     """In `edit`: the number or the name of the field to change."""
     t = simple(text).lower().removeprefix("修改").removeprefix("改")
@@ -142,6 +148,7 @@ def field_to_change(text: str) -> str:
     raise Invalid(f"请回复要修改的那一项的序号（1–{len(FIELDS)}），例如回复 3 修改手机号")
 
 
+@bounded()
 def withdraw_answer(text: str) -> bool:
     t = simple(text)
     if t in WITHDRAW_WORDS or number(t) == 1:

@@ -5,6 +5,7 @@ hint that shows the worker a concrete example. Parsers never let another excepti
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -44,6 +45,39 @@ def slot_is(slot: str, value):
 
 Parser = Callable[[str], object]
 
+# -- bounded input (issue 15) ----------------------------------------------------------------------
+# A parser refuses an answer longer than its bound before it does any work, so no answer costs more
+# than a short one, however long it is: cn2an.transform takes time cubic in a run of digits, int()
+# refuses more than 4,300 digits, cn2an.cn2an overflows a float. The bounds are far above any real
+# answer (the longest date, 二〇二二年十二月三十一日, has 12 characters).
+SHORT_ANSWER = 60  # numbers, choices, yes / no, dates, temperatures, phone and ID numbers, names
+MAX_DATE_CHARS = 20  # after spaces are removed; what reaches cn2an.transform
+TOO_LONG = "回复太长了。"
+
+
+def hint_for(parse: Parser) -> str:
+    """The hint a parser gives for an empty answer (every parser refuses one): its usual re-ask."""
+    try:
+        parse("")
+    except Invalid as exc:
+        return exc.hint
+    return "请按提示简短回复。"
+
+
+def bounded(limit: int = SHORT_ANSWER):
+    """Decorator: answers longer than `limit` characters are refused with the parser's own hint."""
+
+    def decorate(parse: Parser) -> Parser:
+        @functools.wraps(parse)
+        def parse_bounded(text: str):
+            if len(text or "") > limit:
+                raise Invalid(TOO_LONG + hint_for(parse), unclear=False)
+            return parse(text)
+
+        return parse_bounded
+
+    return decorate
+
 
 def clean(text: str) -> str:
     """Full-width → half-width (NFKC) and outer whitespace/punctuation stripped."""
@@ -66,6 +100,7 @@ def number(text: str) -> int | None:
 def choice(options: list[str]) -> Parser:
     listing = "、".join(f"{i} {o}" for i, o in enumerate(options, 1))
 
+    @bounded()
     def parse(text: str) -> str:
         n = number(text)
         if n is not None and 1 <= n <= len(options):
@@ -82,6 +117,7 @@ def choice(options: list[str]) -> Parser:
 def multi_choice(options: list[str], none_option: str) -> Parser:
     """Several numbers at once: "1 3", "1、3", "13" (options < 10), or the words themselves."""
 
+    @bounded()
     def parse(text: str) -> list[str]:
         t = simple(text)
         picked: list[str] = []
@@ -116,6 +152,7 @@ def yes_no(yes: str = "提交", no: str = "修改") -> Parser:
     """1 / 2, yes and no in words, and the two options' own labels (回复 1 已报到 → 已报到)."""
     yes_words, no_words = YES_WORDS | {simple(yes).lower()}, NO_WORDS | {simple(no).lower()}
 
+    @bounded()
     def parse(text: str) -> bool:
         t = simple(text).lower()
         n = number(t)
@@ -130,17 +167,18 @@ def yes_no(yes: str = "提交", no: str = "修改") -> Parser:
 
 def free_text(max_len: int = 300, min_len: int = 2, example: str = "") -> Parser:
     def parse(text: str) -> str:
-        t = (text or "").strip()
+        t = (text or "").replace("\x00", "").strip()  # nobody types a NUL; PostgreSQL cannot store one
         if len(t) < min_len:
             raise Invalid(f"内容太短了，请多写几个字{('，例如：' + example) if example else ''}", unclear=False)
         if len(t) > max_len:
-            raise Invalid(f"内容有点长（{len(t)}字），请精简到{max_len}字以内再发一次。", unclear=False)
+            raise Invalid(f"内容太长了（{len(t)}字），请精简到{max_len}字以内再发一次。", unclear=False)
         return t
 
     parse.max_len = max_len  # the dialog treats a long free-text answer as a description
     return parse
 
 
+@bounded()
 def phone(text: str) -> str:
     """Mainland mobile number; tolerates spaces, dashes, dots, +86 / 0086 and full-width digits.
 
@@ -160,6 +198,7 @@ def phone(text: str) -> str:
     return m.group(1)
 
 
+@bounded()
 def id_card(text: str) -> str:
     """18-digit resident ID with the GB 11643 check digit; lower-case x accepted."""
     t = re.sub(r"\s", "", clean(text)).upper()
@@ -176,6 +215,7 @@ def id_card(text: str) -> str:
                       unclear=False) from None
 
 
+@bounded()
 def temperature(text: str) -> float:
     """Body temperature in °C, 35.0–42.0: "36.5", "36度5", "三十六点五"."""
     t = re.sub(r"\s", "", simple(text)).removeprefix("体温").removeprefix("是")
@@ -188,7 +228,7 @@ def temperature(text: str) -> float:
             value = float(cn2an.cn2an(t.replace(".", "点"), "smart"))  # 三十六点五, 三六点五
         else:
             value = None
-    except (ValueError, KeyError, TypeError, IndexError):
+    except (ValueError, KeyError, TypeError, IndexError, OverflowError):
         value = None
     if value is None or not 35.0 <= value <= 42.0:
         raise Invalid("请输入体温（35.0–42.0 之间的数字），例如：36.5")
@@ -222,13 +262,17 @@ def nearest_year(candidates: list[date], today: date) -> date:
 
 def parse_date_phrase(text: str, today: date) -> date:
     """Chinese date phrases → date. Hand-written: no maintained library reads 下周一 / 5月23日."""
+    if len(text or "") > SHORT_ANSWER:
+        raise Invalid(TOO_LONG + DATE_HINT, unclear=False)
     t = re.sub(r"\s", "", simple(text))
+    if len(t) > MAX_DATE_CHARS:  # cn2an.transform below takes time cubic in the length of a digit run
+        raise Invalid(TOO_LONG + DATE_HINT, unclear=False)
     # 二〇二二年 digit by digit (cn2an reads 二〇二二 as a number, not a year)
     t = re.sub(r"[〇零一二三四五六七八九]{4}(?=年)", lambda y: "".join(str("〇一二三四五六七八九".index(c.replace("零", "〇")))
                                                                 for c in y.group()), t)
     try:
         t = cn2an.transform(t, "cn2an")
-    except (ValueError, KeyError, TypeError, IndexError):
+    except (ValueError, KeyError, TypeError, IndexError, OverflowError):
         pass
     if t in RELATIVE_DAYS:
         return today + timedelta(days=RELATIVE_DAYS[t])

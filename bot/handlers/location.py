@@ -1,6 +1,7 @@
 """Location messages and the periodic LOCATION event (上报地理位置)."""
 from bot import dialog, texts
 from bot.dispatch import Handlers
+from bot.services.home_office import real_place
 
 handlers = Handlers()
 
@@ -8,7 +9,9 @@ handlers = Handlers()
 @handlers.message("location")
 def place(msg, ctx):
     """A shared location answers a whereabouts step when a flow asks for one."""
-    label = (msg.label or "").strip() or f"{msg.location_x},{msg.location_y}"
+    place = real_place({"lat": msg.location_x, "lng": msg.location_y})  # NaN / Infinity become None
+    coordinates = f"{place['lat']},{place['lng']}" if None not in (place["lat"], place["lng"]) else "未知位置"
+    label = (msg.label or "").strip()[:256] or coordinates
     conv = ctx.conversation
     if ctx.worker.owner != "staff":
         reply = dialog.location(conv, label, {"label": label, "lat": msg.location_x, "lng": msg.location_y})

@@ -1,13 +1,15 @@
 """Staff exports (`flask export …`): membership, home office, legal aid and escalations as CSV or XLSX.
 
 Column headers are Chinese, times are Beijing time, CSV is UTF-8 with a BOM so Excel opens it,
-and ID numbers are masked unless --unmasked is given. Cells a spreadsheet would run as a formula
-(text a worker typed that starts with = + - @) are written as plain text.
+and ID numbers are masked unless --unmasked is given (confirmed, a 0600 file, an audit row). Cells
+a spreadsheet would run as a formula (text a worker typed that starts with = + - @) are written as
+plain text.
 """
 from __future__ import annotations
 
 import csv
 import io
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -215,7 +217,20 @@ def write_xlsx(sheets: list[Sheet], path: str | Path) -> None:
 
 
 def export(session, dataset: str, fmt: str, out: str | Path, unmasked: bool = False) -> int:
-    """Write one dataset; returns the number of data rows written."""
+    """Write one dataset; returns the number of data rows written. With full ID numbers the file is
+    readable by its owner only (0600), from its creation on."""
     sheets = DATASETS[dataset](session, unmasked=unmasked, single=(fmt == "csv"))
+    if unmasked:
+        private_file(out)
     (write_csv if fmt == "csv" else write_xlsx)(sheets, out)
     return sum(len(s.rows) for s in sheets)
+
+
+def private_file(path: str | Path) -> None:
+    """Create (or empty) the file with mode 0600 before anything is written to it; an existing file
+    keeps its mode when reopened, so it is set here too."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)

@@ -7,6 +7,7 @@ Nothing commits: the webhook's one transaction per message does.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 from datetime import date, timedelta
 
 from sqlalchemy import delete, exists, select
@@ -136,13 +137,33 @@ def record_checkin(session, worker, day: date, *, temperature: float, symptoms: 
     registration = active_registration(session, worker)
     reading = HealthCheckin(worker_id=worker.id, day=day, registration_id=registration.id if registration else None,
                             temperature=temperature, symptoms=list(symptoms), test_result=test_result,
-                            test_date=test_date, whereabouts=masking.mask(whereabouts)[:256], location=location,
+                            test_date=test_date, whereabouts=masking.mask(whereabouts)[:256],
+                            location=real_place(location),
                             flagged=bool(flags(temperature, symptoms, test_result)))
     session.add(reading)
     session.flush()
     if reading.flagged:
         escalate(session, worker, day, reading)
     return reading, day_of(session, worker, day)
+
+
+def real_place(location: dict | None) -> dict | None:
+    """A shared location with its coordinates kept only when they are real ones (finite, on the globe).
+
+    WeChat sends them as text, so a client can send NaN or Infinity: PostgreSQL cannot store those
+    in JSON, and nobody can find such a place. They become null; the label still says where.
+    """
+    if location is None:
+        return None
+
+    def coordinate(value, limit: float) -> float | None:
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            return None
+        return number if math.isfinite(number) and -limit <= number <= limit else None
+
+    return {**location, "lat": coordinate(location.get("lat"), 90), "lng": coordinate(location.get("lng"), 180)}
 
 
 def escalate(session, worker, day: date, checkin: HealthCheckin) -> None:
