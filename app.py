@@ -38,6 +38,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_commands(app)
+    warm_up_router(app)
     return app
 
 
@@ -89,5 +90,12 @@ def register_blueprints(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from bot.cli import init_app
+
+    init_app(app)
+
+
+def warm_up_router(app: Flask) -> None:
+    """`flask run` loads the router before it serves (gunicorn: gunicorn.conf.py)."""
+    from bot.nlu.store import init_app
 
     init_app(app)

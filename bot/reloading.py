@@ -126,6 +126,30 @@ class Reloading(Generic[T]):
         self._value, self._built_from = value, stamp
 
 
+_files: dict[str, Reloading] = {}
+_files_lock = threading.Lock()
+
+
+def _file_stamp(path: Path) -> tuple[int, int]:
+    st = path.stat()                      # OSError when the file is missing: the caller's error
+    return st.st_mtime_ns, st.st_size
+
+
+def file_value(path: str | os.PathLike, parse: Callable[[Path], T], check_every: float = 2.0) -> T:
+    """parse(path), kept per process and per file, re-read when the file changes; a change that
+    does not parse keeps the last good value (logged once). The first read's error is raised."""
+    path = Path(path)
+    key = f"{path}:{getattr(parse, '__qualname__', parse)}"
+    holder = _files.get(key)
+    if holder is None:
+        with _files_lock:
+            holder = _files.get(key)
+            if holder is None:
+                holder = _files[key] = Reloading(str(path), lambda: _file_stamp(path),
+                                                 lambda _stamp: parse(path), check_every=check_every)
+    return holder.get()
+
+
 # ---------------------------------------------------------------------------- snapshots
 
 def digest(*parts: bytes | str) -> str:

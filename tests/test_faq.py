@@ -411,3 +411,36 @@ def test_a_process_starting_with_broken_content_serves_the_last_good_snapshot(fa
     assert any("Serving the last good content" in r.message for r in caplog.records)
     with pytest.raises(faq.FaqError):
         faq.load(faq_tmp)                                    # `flask faq load` still fails
+
+
+# ------------------------------------------------------------------ the sub-question asked comes first
+
+def first_sentence(reply: str) -> str:
+    return re.split(r"[。！？；：:]", reply, maxsplit=1)[0]
+
+
+# (the worker asks, what the first sentence of page 1 must say)
+SUB_QUESTIONS = [
+    ("我上班路上出车祸算工伤吗", "上下班路上出了交通事故，不是您负主要责任的，算工伤"),
+    ("我老婆生孩子我有陪产假吗", "有"),
+    ("离职证明公司不给开", "单位应当开"),
+    ("劳动合同到期不续签有补偿吗", "合同到期单位不续签的，有经济补偿"),
+    ("试用期可以随便辞退我吗", "试用期内单位也不能随便辞退您"),
+]
+
+
+@pytest.mark.parametrize("question,opening", SUB_QUESTIONS, ids=[q for q, _ in SUB_QUESTIONS])
+def test_the_sub_question_asked_is_answered_first(chat, question, opening):
+    reply = chat.say(question)
+    assert first_sentence(reply) == opening, chat.format_transcript()
+
+
+def test_a_traditional_yes_no_question_gets_yes_no_first_in_traditional(chat):
+    reply = chat.say("競業限制協議有效嗎")
+    assert first_sentence(reply) == "競業限制協議有效，但有條件", chat.format_transcript()
+    assert "第二十四條" in reply
+
+
+def test_the_new_targets_answer_with_their_facts_on_page_one(chat):
+    assert "陪产假15天" in chat.say("陪产假有几天")
+    assert "同工同酬" in chat.say("我是劳务派遣工，和正式工同工同酬吗")

@@ -86,3 +86,15 @@ def warm_up() -> float:
     log.info("router ready: %d targets, version %s, in %.2f s", len(index.targets),
              index.version[:12], seconds)
     return seconds
+
+
+def init_app(app) -> None:
+    """Load the router before `flask run` (and `make run`) serves its first request; gunicorn
+    does it in gunicorn.conf.py. Other commands (`flask db upgrade`, tests) do not pay for it."""
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    if app.testing or ctx is None or ctx.info_name != "run":
+        return
+    with app.app_context():
+        warm_up()

@@ -7,7 +7,6 @@ confirming the last seat at once cannot both get it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -18,11 +17,11 @@ from flask.cli import with_appcontext
 from sqlalchemy import exists, func, select
 
 from bot.clock import LOCAL_TZ, aware, local_now, now
+from bot.config_files import WEEKDAY_NAMES, LegalAidSchedule, WeeklySlot, read
 from bot.flows.steps import simple
 from bot.models import LegalAidBooking, LegalAidSlot
 
 OFFERED = 6  # how many open slots the worker sees at once
-WEEKDAY_NAMES = "一二三四五六日"
 
 NO_BOOKINGS = "您目前没有待参加的法律援助预约。回复「法律援助」即可预约律师咨询。"
 MY_BOOKINGS = "您的法律援助预约：\n{listing}\n请带上劳动合同、工资条、聊天记录等材料按时到场。需要取消请回复「取消预约」。"
@@ -32,46 +31,9 @@ ALREADY_GONE = "这个预约已经取消或已过期，不用再取消了。\n\n
 
 # -- schedule → slots ------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class WeeklySlot:
-    weekday: int  # 0 = Monday
-    start: time
-    end: time
-    capacity: int
-    place: str
-
-
-def _weekday(value) -> int:
-    if isinstance(value, int) and 1 <= value <= 7:
-        return value - 1
-    text = str(value).strip().removeprefix("星期").removeprefix("周")
-    if text in ("天", "日"):
-        return 6
-    if len(text) == 1 and text in WEEKDAY_NAMES:
-        return WEEKDAY_NAMES.index(text)
-    raise ValueError(f"weekday must be 1–7 or 周一…周日, not {value!r}")
-
-
-def _time(value) -> time:
-    if isinstance(value, int):  # YAML 1.1 reads an unquoted 14:00 as 840 (sexagesimal minutes)
-        return time(value // 60, value % 60)
-    return time.fromisoformat(str(value).strip())
-
-
 def load_schedule(path: str | Path) -> list[WeeklySlot]:
-    """Read and check the weekly schedule; a mistake names the entry it is in."""
-    entries = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or []
-    schedule = []
-    for i, raw in enumerate(entries, 1):
-        try:
-            slot = WeeklySlot(_weekday(raw["weekday"]), _time(raw["start"]), _time(raw["end"]),
-                              int(raw.get("capacity", 3)), str(raw.get("place") or "").strip())
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{path}: entry {i}: {exc}") from None
-        if slot.end <= slot.start or slot.capacity < 1 or not slot.place:
-            raise ValueError(f"{path}: entry {i}: needs start < end, capacity ≥ 1 and a place")
-        schedule.append(slot)
-    return schedule
+    """Read and check the weekly schedule (bot.config_files); a mistake names the entry it is in."""
+    return read(path, LegalAidSchedule).root
 
 
 def create_slots(session, schedule: list[WeeklySlot], first_day: date, weeks: int) -> tuple[int, int]:
