@@ -246,9 +246,9 @@ def calibrate() -> None:
     from bot.nlu import policy
 
     records = cross_validate()
-    grid = {"FALLBACK_WINS": [0.25, 0.3, 0.35], "OOV_RATIO": [0.4, 0.5, 0.6],
-            "OOV_ANSWER_MIN": [0.5, 0.6, 0.7], "NOVEL_WITH_PF": [0.05, 0.1, 0.15, 1.1],
-            "NOVEL_ANSWER_MIN": [0.45, 0.6], "ELSEWHERE_ANSWER_MIN": [0.25, 0.45, 0.6, 0.75]}
+    grid = {"FALLBACK_WINS": [0.3, 0.4, 0.5, 0.6], "OOV_RATIO": [0.5, 0.6, 0.7],
+            "OOV_ANSWER_MIN": [0.5, 0.6, 0.7], "ELSEWHERE_ANSWER_MIN": [0.25, 0.45],
+            "ANSWER_MIN": [0.2, 0.25, 0.3], "ANSWER_MARGIN": [0.0, 0.05, 0.1], "CLARIFY_MIN": [0.15, 0.25]}
     current = {k: getattr(policy, k) for k in grid}
     base = _figures(records)
     print(f"cross-validation: {sum(not r.get('probe') for r in records)} KB examples, "

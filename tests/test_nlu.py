@@ -279,7 +279,7 @@ def test_the_model_scores_as_scikit_learn_does(index):
 
     for text in _faq_texts()[::5] + _odd_texts(100):
         p = index.lexicon.prepare(normalise(text))
-        feats = F.with_novelty(p, index.word_df)
+        feats = F.with_novelty(p, index.word_df, known=index.lexicon.domain_terms)
         assert np.allclose(index.model.proba(feats), index.model.proba_sklearn(feats), atol=1e-9), text
 
 

@@ -31,12 +31,14 @@ def features(p: Prepared) -> list[str]:
     return feats + [ELSEWHERE] * len(p.elsewhere)
 
 
-def novel_words(p: Prepared, word_df: dict[str, int], own: bool = False) -> list[str]:
+def novel_words(p: Prepared, word_df: dict[str, int], own: bool = False,
+                known: frozenset[str] | set[str] = frozenset()) -> list[str]:
     """The message's own words (not synonym additions) that no in-scope text uses; `own`: the
-    text is itself one of the in-scope texts counted in `word_df` (leave it out)."""
+    text is itself one of the in-scope texts counted in `word_df` (leave it out); `known`:
+    words the lexicon knows anyway (synonym variants, keywords), never novel."""
     seen, out = set(p.extras), []
     for w in p.words:
-        if w not in seen:
+        if w not in seen and w not in known:
             seen.add(w)
             if word_df.get(w, 0) - own <= 0:
                 out.append(w)
@@ -51,5 +53,6 @@ def word_document_frequency(prepared: list[Prepared]) -> dict[str, int]:
     return dict(df)
 
 
-def with_novelty(p: Prepared, word_df: dict[str, int], own: bool = False) -> list[str]:
-    return features(p) + [NOVEL] * len(novel_words(p, word_df, own))
+def with_novelty(p: Prepared, word_df: dict[str, int], own: bool = False,
+                 known: frozenset[str] | set[str] = frozenset()) -> list[str]:
+    return features(p) + [NOVEL] * len(novel_words(p, word_df, own, known))

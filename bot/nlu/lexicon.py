@@ -30,7 +30,13 @@ STOPWORDS = frozenset(
     "能 可以 这 那 这个 那个 一个 个 怎么 怎么办 什么 啥 咋 如何 多少 几 请问 请 问 "
     "一下 嘛 哦 呗 给 被 把 让 对 不 没 没有 说 想 到 去 得 着 过 又 很 太 才 "
     "现在 今天 如果 但是 可是 因为 所以 还是 或者 已经 就是 然后 自己 及 或 等 "
-    "a an the is are to of for in on and or my i me you it do does can what how".split())
+    "a an the is are to of for in on and or my i me you it do does can what how "
+    # dialect and colloquial function words (north-east, Henan/Shandong, Sichuan/Chongqing,
+    # Cantonese, Shanghainese): no topic in them, so never "a word no in-scope text uses"
+    "俺 俺们 咱 咱们 恁 恁们 侬 阿拉 伊 佢 佢哋 哋 嘅 咗 嘢 系 喺 冇 唔 伐 呗 嘞 咧 噻 嘛 啦 咯 诶 哈 "
+    "咋 咋整 咋办 咋弄 咋搞 啥 啥子 嘛子 哪能 晓得 莫得 要得 整 弄 搞 贼 贼拉 老 忒 杠杠 得劲 中 "
+    "中不中 行不行 得不得 可不可以 点 点算 点搞 点样 乜 乜嘢 边度 边个 啷个 哪个 么子 冇得 "
+    "嘎 伐啦 个么 老是 光 净 白 可 挺 蛮 超 巨 真的 就 整得 弄得".split())
 
 
 @dataclass(frozen=True)
@@ -46,8 +52,19 @@ class Prepared:
     own_work: tuple[str, ...] = ()
 
 
+class _UniqueKeys(yaml.SafeLoader):
+    """A YAML loader that refuses a key written twice (YAML would silently keep the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        keys = [self.construct_object(k, deep=deep) for k, _ in node.value]
+        repeated = sorted({k for k in keys if keys.count(k) > 1}, key=str)
+        if repeated:
+            raise ValueError(f"{node.start_mark.name}: key written twice: {', '.join(map(str, repeated))}")
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_synonyms(path: Path = SYNONYMS_FILE) -> dict[str, list[str]]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeys) or {}
     return {str(k).lower(): [str(v).lower() for v in vs] for k, vs in data.items()}
 
 
@@ -63,7 +80,11 @@ class Lexicon:
         self.synonyms = load_synonyms() if synonyms is None else synonyms
         self._han_syn = sorted(((v, c) for c, vs in self.synonyms.items() for v in vs if HAN.search(v)),
                                key=lambda p: -len(p[0]))
-        latin = [(v, c) for c, vs in self.synonyms.items() for v in vs if not HAN.search(v)]
+        # English words and loanwords are replaced by their Chinese term (longest first, so
+        # "work from home" wins over "home"): left in, their Latin words would only look like
+        # the English small talk of faq/out_of_scope.yaml.
+        latin = sorted(((v, c) for c, vs in self.synonyms.items() for v in vs if not HAN.search(v)),
+                       key=lambda p: -len(p[0]))
         self._latin_syn = [(re.compile(rf"(?<![a-z]){re.escape(v)}(?![a-z])"), c) for v, c in latin]
         self.domain_terms = self._domain_terms(cat)
         for term in sorted(self.domain_terms):
@@ -156,12 +177,18 @@ class Lexicon:
     # ------------------------------------------------------------------ per message
 
     def synonyms_in(self, text: str) -> list[str]:
-        """The canonical term of every synonym variant in the text (Chinese variants anywhere,
-        Latin ones as whole words)."""
-        out = [c for v, c in self._han_syn if v in text]
-        if _LATIN.search(text):
-            out += [c for pattern, c in self._latin_syn if pattern.search(text)]
-        return out
+        """The canonical term of every Chinese synonym variant in the text."""
+        return [c for v, c in self._han_syn if v in text]
+
+    def replace_latin(self, text: str) -> str:
+        """English variants (whole words) → their Chinese term: "hr说我probation不合格" →
+        "人事说我试用期不合格"."""
+        if not _LATIN.search(text):
+            return text
+        for pattern, canon in self._latin_syn:
+            if pattern.search(text):
+                text = pattern.sub(f" {canon} ", text)
+        return re.sub(r"\s+", " ", text).strip()
 
     def strip_openers(self, norm: str) -> str:
         """Drop a leading greeting / trailing thanks when a real question remains."""
@@ -182,7 +209,7 @@ class Lexicon:
 
     def prepare(self, norm: str) -> Prepared:
         """A normalised text → corrected text, words and added terms."""
-        corrected, extras = self.typos.correct(norm)
+        corrected, extras = self.typos.correct(self.replace_latin(norm))
         extras += self.synonyms_in(corrected)
         words = tuple(w for chunk in corrected.split() for w in self.cut(chunk)
                       if w.strip() and w not in STOPWORDS)

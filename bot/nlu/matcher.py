@@ -46,7 +46,9 @@ class Index:
         prepared = [lex.prepare(normalise(t)) for t in texts]
         in_scope = [p for p, lab in zip(prepared, labels) if lab != FALLBACK]
         self.word_df = F.word_document_frequency(in_scope)
-        docs = [F.with_novelty(p, self.word_df, own=lab != FALLBACK) for p, lab in zip(prepared, labels)]
+        known = lex.domain_terms
+        docs = [F.with_novelty(p, self.word_df, own=lab != FALLBACK, known=known)
+                for p, lab in zip(prepared, labels)]
         self.targets = list(cat.entries)
         bm25_docs = [[w for p, lab in zip(prepared, labels) if lab == t for w in (*p.words, *p.extras)]
                      for t in self.targets]
@@ -87,20 +89,20 @@ class Index:
 
     def signals(self, p) -> tuple[policy.Signals, list[str]]:
         feats = F.features(p)
-        novel = F.novel_words(p, self.word_df)
+        novel = F.novel_words(p, self.word_df, known=self.lexicon.domain_terms)
         blended, p_fallback = self.model.scores(feats + [F.NOVEL] * len(novel), [*p.words, *p.extras])
         scores = blended.tolist()
         top = sorted(range(len(scores)), key=scores.__getitem__, reverse=True)[:3]   # stable: ties keep order
         ranked = [(self.targets[i], scores[i]) for i in top]
         evidence = any(f in self.in_scope_vocab for f in feats)
-        novel_long = [w for w in novel if len(w) >= 2 and w not in self.lexicon.domain_terms]
+        novel_long = [w for w in novel if len(w) >= 2]
         return policy.Signals(ranked, p_fallback, evidence, self.unseen_share(p), len(novel_long),
                               self.is_broad_word(p), len(p.elsewhere), len(p.own_work)), feats
 
     def scores(self, text: str) -> tuple[dict[str, float], float, list[str]]:
         """(blended score per target, fallback probability, features) of a text, for tools."""
         p = self.lexicon.prepare(self.lexicon.strip_openers(normalise(text)))
-        feats = F.with_novelty(p, self.word_df)
+        feats = F.with_novelty(p, self.word_df, known=self.lexicon.domain_terms)
         blended, p_fallback = self.model.scores(feats, [*p.words, *p.extras])
         return dict(zip(self.targets, blended.tolist())), p_fallback, feats
 

@@ -25,7 +25,7 @@ class TopicModel:
     """fit(docs, labels, weights, bm25_docs) → scores(features) → (blended per target, p_fallback)."""
 
     C = 40.0             # inverse L2 strength (sklearn's C): little regularisation, many features
-    BM25_WEIGHT = 0.2    # share of the blended score that comes from BM25
+    BM25_WEIGHT = 0.35   # share of the blended score that comes from BM25
     BM25_DAMPING = 5.0   # BM25 top score t counts as t / (t + 5): a few shared words are weak evidence
 
     def __init__(self, targets: list[str]):

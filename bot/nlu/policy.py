@@ -19,11 +19,9 @@ CLARIFY_MIN = 0.25      # below this nothing is offered: fallback …
 IN_SCOPE_PF = 0.10      # … unless fallback is this unlikely and the top score reaches …
 CLARIFY_SPREAD = 0.10   # … this (a spread-out but clearly in-scope message earns a clarify)
 # -- scope: is it about the worker's own work, employer, union or these services? -------------
-FALLBACK_WINS = 0.30    # fallback probability that rejects outright (when it beats the top target)
+FALLBACK_WINS = 0.40    # fallback probability that rejects outright (when it beats the top target)
 OOV_RATIO = 0.6         # share of the message's words no in-scope text uses, at or above which …
-OOV_ANSWER_MIN = 0.7    # … the top score must reach this, else fallback
-NOVEL_WITH_PF = 0.15    # a word no in-scope text uses + fallback at least this likely …
-NOVEL_ANSWER_MIN = 0.45  # … needs this top score to be answered (shared-one-word near misses)
+OOV_ANSWER_MIN = 0.6    # … the top score must reach this, else fallback
 ELSEWHERE_ANSWER_MIN = 0.25  # a word placing it elsewhere (德国, 游戏, 宠物): top score needed,
                              # and no answer at all unless a word says it is the worker's own job
 # -- a bare word many topics share (工资, 假期, 公司) is asked back, never guessed -----------------
@@ -79,8 +77,6 @@ def decide(s: Signals) -> Route:
     if s.p_fallback >= FALLBACK_WINS and s.p_fallback > s1:
         return reject
     if s.unseen >= OOV_RATIO and s1 < OOV_ANSWER_MIN:
-        return reject
-    if s.novel and s.p_fallback >= NOVEL_WITH_PF and s1 < NOVEL_ANSWER_MIN:
         return reject
     if s.elsewhere and (not s.own_work or s1 < ELSEWHERE_ANSWER_MIN):
         return reject
