@@ -210,7 +210,8 @@ def latest_snapshot(directory: Path | None, name: str, accept: Callable[[object]
 
 
 def save_snapshot(directory: Path | None, name: str, key: str, value, keep: int = 4) -> Path | None:
-    """Pickle `value` under `key` (atomically: a reader never sees half a file); keep the newest few."""
+    """Pickle `value` under `key` (atomically: a reader never sees half a file); keep the newest
+    few of its family (the name up to its first "-": snapshots by older code are pruned too)."""
     if directory is None:
         return None
     directory = Path(directory)
@@ -221,7 +222,8 @@ def save_snapshot(directory: Path | None, name: str, key: str, value, keep: int 
         with os.fdopen(fd, "wb") as fh:
             pickle.dump((key, value), fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
-        for old in sorted(directory.glob(f"{name}-*.pickle"), key=_mtime, reverse=True)[keep:]:
+        family = name.split("-")[0]
+        for old in sorted(directory.glob(f"{family}-*.pickle"), key=_mtime, reverse=True)[keep:]:
             old.unlink(missing_ok=True)
         return path
     except OSError as exc:
@@ -240,7 +242,7 @@ def build_once(directory: Path | None, name: str, key: str, build: Callable[[], 
         return build()
     try:
         Path(directory).mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(Path(directory) / f".{name}.lock"), timeout=timeout)
+        lock = FileLock(str(Path(directory) / f".{name.split('-')[0]}.lock"), timeout=timeout)
         with lock:
             found = load_snapshot(directory, name, key)
             if found is not None:

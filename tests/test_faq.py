@@ -230,6 +230,7 @@ values:
 @pytest.fixture
 def faq_tmp(tmp_path, monkeypatch):
     monkeypatch.setenv("FAQ_TOPICS", str(tmp_path / "no-topics.md"))
+    monkeypatch.setenv("CONTENT_CACHE_DIR", str(tmp_path / "cache"))
     (tmp_path / "targets.txt").write_text("legal.overtime_pay\nflow.handoff\nfallback\n", encoding="utf-8")
     (tmp_path / "legal.yaml").write_text(GOOD, encoding="utf-8")
     (tmp_path / "flows.yaml").write_text(FLOWS, encoding="utf-8")

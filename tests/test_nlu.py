@@ -272,15 +272,32 @@ def test_typo_matches_are_the_first_matching_key_of_each_window(index):
             assert typos._matches(run, cuts) == plain(run, cuts), (run, cuts)
 
 
-def test_the_model_scores_as_scikit_learn_does(index):
+def test_the_model_scores_as_scikit_learn_and_bm25s_do():
+    """The model's per-message scoring on the fitted arrays == the libraries' own calls (a model
+    fitted here on part of the content; a saved index no longer carries the estimators)."""
     import numpy as np
 
     from bot.nlu import features as F
+    from bot.nlu.lexicon import Lexicon
+    from bot.nlu.model import TopicModel
 
-    for text in _faq_texts()[::5] + _odd_texts(100):
-        p = index.lexicon.prepare(normalise(text))
-        feats = F.with_novelty(p, index.word_df, known=index.lexicon.domain_terms)
-        assert np.allclose(index.model.proba(feats), index.model.proba_sklearn(feats), atol=1e-9), text
+    cat = faq.catalogue()
+    lex = Lexicon(cat)
+    targets = list(cat.entries)[:12]
+    texts = [(x, e.id) for e in cat.entries.values() if e.id in targets for x in e.examples[:15]]
+    texts += [(x, "fallback") for x in cat.out_of_scope[:60]]
+    prepared = [lex.prepare(normalise(x)) for x, _ in texts]
+    df = F.word_document_frequency(prepared)
+    docs = [F.with_novelty(p, df) for p in prepared]
+    labels = [lab for _, lab in texts]
+    bm25_docs = [[w for p, lab in zip(prepared, labels) if lab == t for w in p.words] for t in targets]
+    model = TopicModel(targets).fit(docs, labels, [1.0] * len(docs), bm25_docs)
+    for text in _faq_texts()[::7] + _odd_texts(100):
+        p = lex.prepare(normalise(text))
+        feats = F.with_novelty(p, df)
+        assert np.allclose(model.proba(feats), model.proba_sklearn(feats), atol=1e-9), text
+        words = list(p.words)
+        assert np.allclose(model.bm25_scores(words), model.bm25_scores_bm25s(words), atol=1e-6), text
 
 
 def test_opencc_is_skipped_only_for_text_it_would_not_change():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from functools import lru_cache
 from pathlib import Path
 
 from bot.faq.loader import Catalogue, FaqError, content_files, load
@@ -50,6 +51,7 @@ def _setting(name: str) -> str | None:
     return value or os.environ.get(name) or None
 
 
+@lru_cache(maxsize=1)
 def code_version() -> str:
     """A hash of the code that turns the files into objects: a snapshot made by other code is
     never loaded."""

@@ -24,7 +24,7 @@ FAQ_PREFIXES = ("legal.", "home_office.", "union.", "service.")
 MENU = "menu"
 HAN = re.compile(r"[\u4e00-\u9fff]")
 HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
-_LATIN = re.compile(r"[a-z0-9+\-' ]+")
+_ASCII_LETTER = re.compile(r"[a-z]")
 STOPWORDS = frozenset(
     "的 了 吗 么 呢 吧 啊 呀 是 我 你 他 她 它 们 我们 你们 在 有 和 与 就 都 也 还 要 会 "
     "能 可以 这 那 这个 那个 一个 个 怎么 怎么办 什么 啥 咋 如何 多少 几 请问 请 问 "
@@ -78,14 +78,20 @@ class Lexicon:
         if cat.userdict:
             self.tok.load_userdict(str(cat.userdict))
         self.synonyms = load_synonyms() if synonyms is None else synonyms
-        self._han_syn = sorted(((v, c) for c, vs in self.synonyms.items() for v in vs if HAN.search(v)),
-                               key=lambda p: -len(p[0]))
+        # Chinese variants by their first character: a message is only tested against the
+        # variants whose first character it contains
+        self._han_syn: dict[str, list[tuple[str, str]]] = {}
+        for v, c in sorted(((v, c) for c, vs in self.synonyms.items() for v in vs if HAN.search(v)),
+                           key=lambda p: -len(p[0])):
+            self._han_syn.setdefault(v[0], []).append((v, c))
         # English words and loanwords are replaced by their Chinese term (longest first, so
         # "work from home" wins over "home"): left in, their Latin words would only look like
         # the English small talk of faq/out_of_scope.yaml.
         latin = sorted(((v, c) for c, vs in self.synonyms.items() for v in vs if not HAN.search(v)),
                        key=lambda p: -len(p[0]))
-        self._latin_syn = [(re.compile(rf"(?<![a-z]){re.escape(v)}(?![a-z])"), c) for v, c in latin]
+        self._latin_canon = dict(latin)
+        self._latin_re = re.compile("|".join(rf"(?<![a-z]){re.escape(v)}(?![a-z])" for v, _ in latin)) \
+            if latin else None
         self.domain_terms = self._domain_terms(cat)
         for term in sorted(self.domain_terms):
             if len(term) >= 2 and HAN.search(term) and not self.tok.FREQ.get(term):
@@ -178,16 +184,15 @@ class Lexicon:
 
     def synonyms_in(self, text: str) -> list[str]:
         """The canonical term of every Chinese synonym variant in the text."""
-        return [c for v, c in self._han_syn if v in text]
+        by_first = self._han_syn
+        return [c for ch in sorted(set(text)) if ch in by_first for v, c in by_first[ch] if v in text]
 
     def replace_latin(self, text: str) -> str:
-        """English variants (whole words) → their Chinese term: "hr说我probation不合格" →
-        "人事说我试用期不合格"."""
-        if not _LATIN.search(text):
+        """English variants (whole words) → their Chinese term, longest first: "hr说我
+        probation不合格" → "人事说我试用期不合格"."""
+        if self._latin_re is None or not _ASCII_LETTER.search(text):
             return text
-        for pattern, canon in self._latin_syn:
-            if pattern.search(text):
-                text = pattern.sub(f" {canon} ", text)
+        text = self._latin_re.sub(lambda m: f" {self._latin_canon[m.group()]} ", text)
         return re.sub(r"\s+", " ", text).strip()
 
     def strip_openers(self, norm: str) -> str:
@@ -209,9 +214,10 @@ class Lexicon:
 
     def prepare(self, norm: str) -> Prepared:
         """A normalised text → corrected text, words and added terms."""
-        corrected, extras = self.typos.correct(self.replace_latin(norm))
+        segments: dict[str, list[str]] = {}       # the typo corrector's cuts, reused below
+        corrected, extras = self.typos.correct(self.replace_latin(norm), segments)
         extras += self.synonyms_in(corrected)
-        words = tuple(w for chunk in corrected.split() for w in self.cut(chunk)
+        words = tuple(w for chunk in corrected.split() for w in (segments.get(chunk) or self.cut(chunk))
                       if w.strip() and w not in STOPWORDS)
         # a one-character context (狗, 猫) must be a word of its own; longer ones may be inside one
         elsewhere = tuple(c for c in self.contexts if (c in corrected if len(c) > 1 else c in words))

@@ -116,8 +116,8 @@ class Index:
         if target:
             return Route(target, 1.0, [(target, 1.0)], "answer")
         first = self._route_prepared(self.lexicon.strip_openers(norm))
-        parts = policy.question_parts(text)
-        if parts and first.decision == "answer":
+        parts = policy.question_parts(text) if policy.may_hold_two(first) else []
+        if parts:
             routes = [self._route_part(part) for part in parts]
             second = policy.second_question(first, routes)
             if second:

@@ -1,11 +1,13 @@
 """The topic model: scikit-learn TF-IDF + multinomial logistic regression over every target plus a
 "fallback" class, blended with BM25 (bm25s) over each target's examples, keywords and title.
 
-Training uses the libraries as documented. Scoring one message reads the fitted model's own
-arrays (the vectoriser's vocabulary_ and idf_, the classifier's coef_ and intercept_) with a few
-numpy operations, because sklearn's per-call input validation costs more than the arithmetic for
-a single short message (TfidfVectorizer.transform + predict_proba ≈ 1 ms, this ≈ 0.05 ms);
-tests/test_nlu.py checks that both give the same probabilities.
+Training uses the libraries as documented. Scoring one message reads the fitted models' own
+arrays (the vectoriser's vocabulary_ and idf_, the classifier's coef_ and intercept_, bm25s's
+precomputed per-term scores) with a few numpy operations, because sklearn's per-call input
+validation costs more than the arithmetic for one short message (TfidfVectorizer.transform +
+predict_proba ≈ 1 ms, this ≈ 0.05 ms), and so that a saved index loads without importing
+scikit-learn, scipy or bm25s (seconds of a restart). The estimators stay in memory after
+fitting (`fitted`, not saved); tests/test_nlu.py checks both paths give the same scores.
 """
 from __future__ import annotations
 
@@ -55,10 +57,25 @@ class TopicModel:
         self._idf = self.vectoriser.idf_.astype(np.float64)
         self._W = np.ascontiguousarray(self.classifier.coef_[order].T, dtype=np.float64)
         self._b = self.classifier.intercept_[order].astype(np.float64)
-        self.bm25 = bm25s.BM25()
-        self.bm25.index([list(d) or ["\0"] for d in bm25_docs], show_progress=False)
-        self._bm25_vocab = self.bm25.vocab_dict
+        bm25 = bm25s.BM25()
+        bm25.index([list(d) or ["\0"] for d in bm25_docs], show_progress=False)
+        # bm25s keeps every term's score per document (its "eager" sparse matrix); as a dense
+        # term × target table, a query's scores are the sum of its terms' rows
+        s = bm25.scores
+        n_terms = len(s["indptr"]) - 1         # bm25s also numbers an empty token, with no scores
+        self._bm25_vocab = {w: i for w, i in bm25.vocab_dict.items() if i < n_terms}
+        self._bm25 = np.zeros((n_terms, s["num_docs"]))
+        for term_id in range(n_terms):
+            lo, hi = s["indptr"][term_id], s["indptr"][term_id + 1]
+            self._bm25[term_id, s["indices"][lo:hi]] = s["data"][lo:hi]
+        self.fitted = (self.vectoriser, self.classifier, bm25)
         return self
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        for name in ("fitted", "vectoriser", "classifier"):
+            state.pop(name, None)
+        return state
 
     def __len__(self) -> int:
         return len(self._vocab)
@@ -86,17 +103,24 @@ class TopicModel:
         return p / p.sum()
 
     def proba_sklearn(self, feats: list[str]) -> np.ndarray:
-        """The same through sklearn's own calls (for tests and benchmarks)."""
-        p = self.classifier.predict_proba(self.vectoriser.transform([feats]))[0]
-        cls = list(self.classifier.classes_)
+        """The same through sklearn's own calls (right after fitting; for tests)."""
+        vectoriser, classifier, _ = self.fitted
+        p = classifier.predict_proba(vectoriser.transform([feats]))[0]
+        cls = list(classifier.classes_)
         return np.array([p[cls.index(c)] for c in self.classes])
 
     def bm25_scores(self, words: list[str]) -> np.ndarray:
-        """BM25 of the words against each target's document (bm25s), in target order."""
-        known = [w for w in words if w in self._bm25_vocab]
-        if not known:
+        """BM25 of the words against each target's document, in target order (== bm25s's
+        get_scores)."""
+        ids = [self._bm25_vocab[w] for w in words if w in self._bm25_vocab]
+        if not ids:
             return np.zeros(len(self.targets))
-        return self.bm25.get_scores(known)
+        return self._bm25[ids].sum(axis=0)
+
+    def bm25_scores_bm25s(self, words: list[str]) -> np.ndarray:
+        """The same through bm25s (right after fitting; for tests)."""
+        known = [w for w in words if w in self._bm25_vocab]
+        return self.fitted[2].get_scores(known) if known else np.zeros(len(self.targets))
 
     def scores(self, feats: list[str], words: list[str]) -> tuple[np.ndarray, float]:
         """(blended score per target in `targets` order, fallback probability)."""

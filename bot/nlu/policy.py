@@ -30,7 +30,8 @@ BROAD_TOP_SHARE = 0.5   # … and no target holds this share of its uses
 BROAD_MAX_CHARS = 4
 BROAD_OPTION_MIN = 0.02
 # -- two questions in one message ---------------------------------------------------------------
-SECOND_MIN = 0.45       # each part's own top score needed to count as a question of its own
+SECOND_GATE = 0.05      # parts are routed only when the whole message's runner-up has this …
+SECOND_MIN = 0.45       # … and a part's own top score needs this to count as a question of its own
 PART_MIN_CHARS = 4      # Chinese characters a part needs to be routed on its own
 
 
@@ -112,6 +113,12 @@ def question_parts(text: str) -> list[str]:
     if len(parts) < 2:
         parts = asking(_COMMA.split(text))
     return parts if len(parts) >= 2 else []
+
+
+def may_hold_two(first: Route) -> bool:
+    """Worth routing the parts: an answer whose runner-up also drew some score (two questions
+    share the model's probability; one question rarely leaves much for a second target)."""
+    return first.decision == "answer" and len(first.candidates) > 1 and first.candidates[1][1] >= SECOND_GATE
 
 
 def second_question(first: Route, parts: list[Route]) -> str | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from functools import lru_cache
 import time
 from importlib import metadata
 from pathlib import Path
@@ -29,6 +30,7 @@ _lock = threading.Lock()
 LIBRARIES = ("jieba", "scikit-learn", "bm25s", "numpy", "scipy", "pypinyin", "OpenCC", "cn2an")
 
 
+@lru_cache(maxsize=1)
 def code_version() -> str:
     here = Path(__file__).resolve().parent
     code = files_digest(list(here.glob("*.py")) + list(here.glob("*.yaml")))
@@ -83,7 +85,7 @@ def warm_up() -> float:
     started = time.perf_counter()
     index = get_index()
     seconds = time.perf_counter() - started
-    log.info("router ready: %d targets, version %s, in %.2f s", len(index.targets),
+    log.info("router ready: %d FAQ entries (content %s) in %.2f s", len(index.targets),
              index.version[:12], seconds)
     return seconds
 
