@@ -59,13 +59,17 @@ def load_items(files: list[Path]) -> list[dict]:
     return items
 
 
-def cached_start_seconds(cache: str) -> float:
-    """A fresh interpreter: import the bot and load the cached index (what a restart costs)."""
+def cached_start(cache: str) -> tuple[float, float]:
+    """A fresh interpreter: import the bot and load the cached index (what a restart costs);
+    (seconds, RSS in MiB afterwards)."""
     code = ("import time; t = time.perf_counter(); from bot.nlu import get_index, route; "
-            "get_index(); route('加班费怎么算'); print(time.perf_counter() - t)")
+            "get_index(); route('加班费怎么算'); s = time.perf_counter() - t; "
+            "rss = [l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1]; "
+            "print(s, int(rss) / 1024)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          env={**os.environ, "CONTENT_CACHE_DIR": cache}, timeout=300, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    seconds, rss = out.stdout.strip().splitlines()[-1].split()
+    return float(seconds), float(rss)
 
 
 def bench(files: list[Path], repeat: int) -> None:
@@ -83,7 +87,8 @@ def bench(files: list[Path], repeat: int) -> None:
         os.environ["CONTENT_CACHE_DIR"] = cache
         save_snapshot(Path(cache), f"router-{store.code_version()[:12]}", cat.version, idx)
         save_snapshot(Path(cache), f"faq-{faq.code_version()[:12]}", cat.version, cat)
-        cached = [cached_start_seconds(cache) for _ in range(3)]
+        starts = [cached_start(cache) for _ in range(3)]
+        cached, cached_rss = [s for s, _ in starts], starts[-1][1]
         size = sum(p.stat().st_size for p in Path(cache).glob("*.pickle")) / 2**20
     gc.collect()
     after = rss_mib()
@@ -106,7 +111,8 @@ def bench(files: list[Path], repeat: int) -> None:
     print(f"index build {t_build:.2f} s (model and lexicon {idx.build_seconds:.2f} s); cached "
           f"start-up (new process, imports + load + first route) median {statistics.median(cached):.2f} s "
           f"of {', '.join(f'{c:.2f}' for c in cached)}; snapshot files {size:.0f} MiB")
-    print(f"memory: RSS {before:.0f} MiB before, {after:.0f} MiB with the index")
+    print(f"memory: a process that loaded the saved index and routed once: RSS {cached_rss:.0f} MiB; "
+          f"this one, which also built it: {before:.0f} MiB before, {after:.0f} MiB after")
     print(f"routing: {len(latencies)} calls over {len(texts)} texts: p50 {statistics.median(latencies):.2f} ms, "
           f"p90 {percentile(latencies, 0.90):.2f} ms, p99 {percentile(latencies, 0.99):.2f} ms, "
           f"max {max(latencies):.2f} ms")

@@ -31,6 +31,8 @@ STOPWORDS = frozenset(
     "一下 嘛 哦 呗 给 被 把 让 对 不 没 没有 说 想 到 去 得 着 过 又 很 太 才 "
     "现在 今天 如果 但是 可是 因为 所以 还是 或者 已经 就是 然后 自己 及 或 等 "
     "a an the is are to of for in on and or my i me you it do does can what how "
+    "please pls plz want need about with this that where when who why which there have has "
+    "get be will would should could any some our your his her their we they us them "
     # dialect and colloquial function words (north-east, Henan/Shandong, Sichuan/Chongqing,
     # Cantonese, Shanghainese): no topic in them, so never "a word no in-scope text uses"
     "俺 俺们 咱 咱们 恁 恁们 侬 阿拉 伊 佢 佢哋 哋 嘅 咗 嘢 系 喺 冇 唔 伐 呗 嘞 咧 噻 嘛 啦 咯 诶 哈 "

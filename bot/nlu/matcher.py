@@ -23,6 +23,7 @@ MENU = "menu"
 _WORD_CHAR = re.compile(r"[\w\u4e00-\u9fff]")
 # training weight of each kind of text
 EXAMPLE_W, KEYWORD_W, TITLE_W, OUT_OF_SCOPE_W = 1.0, 0.6, 0.8, 1.0
+ELSEWHERE_OOS_W = 0.5
 
 
 class Index:
@@ -44,6 +45,10 @@ class Index:
         labels += [FALLBACK] * len(cat.out_of_scope)
         weights += [OUT_OF_SCOPE_W] * len(cat.out_of_scope)
         prepared = [lex.prepare(normalise(t)) for t in texts]
+        # an out-of-scope example placed elsewhere (德国, 宠物 …) teaches mostly that: its topic
+        # words (最低工资, 赔) must not learn much towards fallback, or in-scope questions using them suffer
+        weights = [w * ELSEWHERE_OOS_W if lab == FALLBACK and p.elsewhere else w
+                   for w, p, lab in zip(weights, prepared, labels)]
         in_scope = [p for p, lab in zip(prepared, labels) if lab != FALLBACK]
         self.word_df = F.word_document_frequency(in_scope)
         known = lex.domain_terms
@@ -118,10 +123,7 @@ class Index:
         first = self._route_prepared(self.lexicon.strip_openers(norm))
         parts = policy.question_parts(text) if policy.may_hold_two(first) else []
         if parts:
-            routes = [self._route_part(part) for part in parts]
-            second = policy.second_question(first, routes)
-            if second:
-                return Route(first.target, first.score, first.candidates, first.decision, second)
+            return policy.with_second(first, [self._route_part(part) for part in parts])
         return first
 
     def _route_prepared(self, norm: str) -> Route:

@@ -116,17 +116,31 @@ def question_parts(text: str) -> list[str]:
 
 
 def may_hold_two(first: Route) -> bool:
-    """Worth routing the parts: an answer whose runner-up also drew some score (two questions
-    share the model's probability; one question rarely leaves much for a second target)."""
-    return first.decision == "answer" and len(first.candidates) > 1 and first.candidates[1][1] >= SECOND_GATE
+    """Worth routing the parts: an answer, or a choice between two, whose runner-up also drew
+    some score (two questions share the model's probability; one question rarely leaves much
+    for a second target)."""
+    return (first.decision in ("answer", "clarify") and len(first.candidates) > 1
+            and first.candidates[1][1] >= SECOND_GATE)
 
 
-def second_question(first: Route, parts: list[Route]) -> str | None:
-    """The target of another confidently answered part, if it differs from the first."""
-    if first.decision != "answer":
-        return None
-    for r in parts:
-        if (r.decision == "answer" and r.target != first.target and r.score >= SECOND_MIN
-                and not r.target.startswith("smalltalk.") and r.target not in ("menu",)):
-            return r.target
-    return None
+def _confident(r: Route) -> bool:
+    return (r.decision == "answer" and r.score >= SECOND_MIN and not r.target.startswith("smalltalk.")
+            and r.target != "menu")
+
+
+def with_second(first: Route, parts: list[Route]) -> Route:
+    """`first`, with the target of another confidently answered part as `second`. A message the
+    whole-message model could only split between two targets, each part answering one of them,
+    is two questions: the first part's is answered and the other is the second."""
+    if first.decision == "answer":
+        for r in parts:
+            if _confident(r) and r.target != first.target:
+                return Route(first.target, first.score, first.candidates, "answer", r.target)
+        return first
+    options = {t for t, _ in first.candidates}
+    found = [r for r in parts if _confident(r) and r.target in options]
+    if len({r.target for r in found}) >= 2:
+        one = found[0]
+        two = next(r for r in found if r.target != one.target)
+        return Route(one.target, one.score, first.candidates, "answer", two.target)
+    return first
