@@ -26,7 +26,7 @@ def identity(features):
 class TopicModel:
     """fit(docs, labels, weights, bm25_docs) → scores(features) → (blended per target, p_fallback)."""
 
-    C = 40.0             # inverse L2 strength (sklearn's C): little regularisation, many features
+    C = 100.0            # inverse L2 strength (sklearn's C): little regularisation, many features
     BM25_WEIGHT = 0.35   # share of the blended score that comes from BM25
     BM25_DAMPING = 5.0   # BM25 top score t counts as t / (t + 5): a few shared words are weak evidence
 
