@@ -445,3 +445,19 @@ def test_a_traditional_yes_no_question_gets_yes_no_first_in_traditional(chat):
 def test_the_new_targets_answer_with_their_facts_on_page_one(chat):
     assert "陪产假15天" in chat.say("陪产假有几天")
     assert "同工同酬" in chat.say("我是劳务派遣工，和正式工同工同酬吗")
+
+
+@pytest.mark.parametrize("faq_id,question,opening", [
+    ("legal.work_injury", "工伤认定申请有时间限制吗", "怎么认定"),
+    ("legal.probation", "试用期最长能约定几个月", "试用期长短"),
+    ("legal.maternity", "单位没给我交生育保险，生育津贴谁出", "产假期间的生育津贴"),
+    ("legal.wage_arrears", "两年前的欠薪还能投诉吗", "投诉时效"),
+    ("legal.work_injury", "我上班路上出车祸算工伤吗", "上下班路上出了交通事故"),   # already first
+    ("legal.work_injury", None, "上下班路上出了交通事故"),                            # no question: as written
+])
+def test_render_puts_the_part_asked_about_first(faq_id, question, opening):
+    pages = faq.render(faq_id, question=question)
+    assert pages[0].startswith(opening)
+    assert "".join(pages).count("依据：") == 1                  # nothing lost or repeated
+    whole = "\n\n".join(faq.render(faq_id))
+    assert sorted("\n\n".join(pages).split("\n\n")) == sorted(whole.split("\n\n"))

@@ -111,14 +111,42 @@ def _next_line(e, cat: Catalogue) -> str:
     return "您还可以回复：" + "｜".join(labels) if labels else ""
 
 
-def render_text(faq_id: str, cat: Catalogue | None = None) -> str:
-    """The whole answer as one text: answer, 依据 (legal), next steps."""
+_HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
+
+
+def _bigrams(text: str) -> set[str]:
+    return {run[i:i + 2] for run in _HAN_RUN.findall(text) for i in range(len(run) - 1)}
+
+
+def question_first(paragraphs: list[str], question: str | None) -> list[str]:
+    """The paragraph that shares most with the worker's question moves to the front, so the
+    sub-question asked is answered on page 1 ("工伤认定有时间限制吗" → the paragraph on applying).
+    Only answer paragraphs move: not a closing "回复…" one. Shared character pairs decide (the
+    question is short; at least two pairs and more than the opening paragraph shares)."""
+    if not question or len(paragraphs) < 2:
+        return paragraphs
+    from bot.nlu.normalise import to_simplified
+
+    asked = _bigrams(to_simplified(question))
+    movable = [i for i, p in enumerate(paragraphs) if "回复「" not in p]
+    if not asked or not movable:
+        return paragraphs
+    shared = {i: len(asked & _bigrams(paragraphs[i])) for i in movable}
+    best = max(movable, key=lambda i: (shared[i], -i))
+    if best == 0 or shared[best] < 2 or shared[best] <= shared.get(0, 0):
+        return paragraphs
+    return [paragraphs[best]] + paragraphs[:best] + paragraphs[best + 1:]
+
+
+def render_text(faq_id: str, cat: Catalogue | None = None, question: str | None = None) -> str:
+    """The whole answer as one text: answer (the part the question asks about first, when one
+    is given), 依据 (legal), next steps."""
     from bot.faq.store import current
 
     cat = cat or current()
     e = cat.entries[faq_id]
     body = fill_placeholders(e.answer or e.title, cat.region)
-    paragraphs = [p for p in re.split(r"\n\s*\n", body) if p.strip()]
+    paragraphs = question_first([p for p in re.split(r"\n\s*\n", body) if p.strip()], question)
     shown = "依据：" if e.id.startswith("legal.") else "依据"
     if e.basis and shown not in body:
         # before a closing "回复…" paragraph, so the answer still ends with the next step
@@ -131,9 +159,10 @@ def render_text(faq_id: str, cat: Catalogue | None = None) -> str:
     return "\n\n".join(paragraphs)
 
 
-def render(faq_id: str, traditional: bool = False) -> list[str]:
-    """Page bodies, each under 2048 bytes with room for a footer; Traditional script on request."""
-    pages = paginate(render_text(faq_id))
+def render(faq_id: str, traditional: bool = False, question: str | None = None) -> list[str]:
+    """Page bodies, each under 2048 bytes with room for a footer; Traditional script on request.
+    `question`: the worker's message, so the part of the answer it asks about comes first."""
+    pages = paginate(render_text(faq_id, question=question))
     if traditional:
         from bot.nlu.normalise import to_traditional
 
