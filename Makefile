@@ -54,6 +54,7 @@ bench: install
 eval: install
 	$(BIN)/python ../shared/eval/score.py ../shared/eval/dev.jsonl --cmd "$(BIN)/flask nlu route"
 	$(BIN)/python ../shared/eval/score.py tests/data/heldout.jsonl --cmd "$(BIN)/flask nlu route"
+	$(BIN)/python ../shared/eval/score.py tests/data/heldout_v2.jsonl --cmd "$(BIN)/flask nlu route"
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from flask import Flask
 
+from bot.texts import OFFICE_HOURS_DEFAULT
+
 # Every setting the bot reads from the environment, with its zero-setup default.
 # (name, default, converter); documented in README.md.
 SETTINGS = [
@@ -21,7 +23,9 @@ SETTINGS = [
     ("TIMESTAMP_WINDOW", 300, int),
     ("MAX_BODY_BYTES", 64 * 1024, int),
     ("DIALOG_TIMEOUT_MINUTES", 30, int),
-    ("OFFICE_HOURS", "工作日 9:00–17:30", str),
+    ("OFFICE_HOURS", OFFICE_HOURS_DEFAULT, str),  # the hand-off reply, the FAQ's {office_hours}, canned replies
+    ("UNION_ADDRESS", "", str),  # the union's service centre, in answers; production refuses to start without it
+    ("CONTENT_CACHE_DIR", "", str),  # built FAQ content and router kept between restarts; "off" disables
     ("CS_WINDOW_HOURS", 48, int),  # WeChat: customer-service messages only this long after the worker's last message
     ("CS_WINDOW_QUOTA", 5, int),  # … and at most this many in that window
     ("LEGAL_AID_MAX_OPEN", 1, int),  # upcoming legal-aid bookings one worker may hold
@@ -73,6 +77,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_commands(app)
+    warm_up_router(app)
     return app
 
 
@@ -141,5 +146,12 @@ def register_blueprints(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from bot.cli import init_app
+
+    init_app(app)
+
+
+def warm_up_router(app: Flask) -> None:
+    """`flask run` loads the router before it serves (gunicorn: gunicorn.conf.py)."""
+    from bot.nlu.store import init_app
 
     init_app(app)

@@ -40,6 +40,7 @@ RESULTS = ROOT / "bench" / "results" / "webhook.json"
 WORKERS = 500
 # ENV=production refuses unsafe settings (bot/settings.py): a fresh secret, data key and token per run.
 PRODUCTION_KEYS = {"SECRET_KEY": secrets.token_urlsafe(48), "DATA_KEY": Fernet.generate_key().decode(),
+                   "UNION_ADDRESS": "bench",
                    "WECHAT_TOKEN": secrets.token_hex(16)}
 
 

@@ -55,7 +55,8 @@ RESULTS = BENCH / "results" / "webhook.json"
 TOKEN = "bench-token"
 APP_ID = "wxbench00000000001"
 # ENV=production refuses unsafe settings (bot/settings.py): a fresh secret and data key per run.
-PRODUCTION_KEYS = {"SECRET_KEY": secrets.token_urlsafe(48), "DATA_KEY": Fernet.generate_key().decode()}
+PRODUCTION_KEYS = {"SECRET_KEY": secrets.token_urlsafe(48), "DATA_KEY": Fernet.generate_key().decode(),
+                   "UNION_ADDRESS": "bench"}
 ACCOUNT = "gh_union_account"
 CASES = ("bare-plain", "bot-plain", "bare-safe", "bot-safe")
 TARGET_RATE = 0.60   # bot msgs/s ≥ 60% of bare
@@ -720,7 +721,7 @@ BUCKETS = [  # (label, how to recognise the function in pstats: (file fragment, 
     ("  handle (dedupe + process + commit)", ("bot/webhook.py", "handle")),
     ("    load_worker", ("bot/webhook.py", "load_worker")),
     ("    dispatcher → handler", ("bot/dispatch.py", "__call__")),
-    ("      nlu route", ("bot/nlu/matcher.py", "route")),
+    ("      nlu route", ("bot/nlu/matcher.py", "route")),   # Index.route
     ("    render reply", ("bot/webhook.py", "render")),
     ("  encrypt reply", ("wechatpy/crypto/__init__.py", "encrypt_message")),
     ("SQLAlchemy Session.commit", ("sqlalchemy/orm/session.py", "commit")),
@@ -768,7 +769,7 @@ def time_parts(app, run) -> dict[str, list]:
         (wh, "load_worker", "    load_worker (SELECT … FOR UPDATE, flush)"),
         (bot.dialog.DialogEngine, "_load", "    dialog row (SELECT … FOR UPDATE)"),
         (bot.nlu, "route", "      nlu route (router / matcher; in prepare, or here)"),
-        (bot.faq, "_version", "      FAQ change check (glob + stat per call)"),
+        (bot.faq.store, "_stamp", "      FAQ change check (stat per file, every 2 s)"),
         (wh, "render", "    render reply XML"),
         (Session, "flush", "    Session.flush (all, incl. inside commit)"),
         (Session, "commit", "    Session.commit"),

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from bot.nlu import Route
 
 MORE_WORDS = {"更多", "查看更多", "下一页", "继续看", "接着看", "还有吗", "后面呢", "n", "more", "next"}
+LATER_WORDS = {"另一个问题", "另一个", "第二个问题", "下一个问题", "还有一个问题"}
 FLOW_START_MIN = 0.8  # below this a flow the router guessed is asked about before it starts
 DATA_FLOWS = ("flow.legal_aid", "flow.membership", "flow.home_office")
 
@@ -57,6 +58,8 @@ def respond(conv, text: str) -> str:
         more = core.next_page(conv)
         if more is not None:
             return more
+    if _plain(text) in LATER_WORDS:  # "the other question" of a two-question message
+        return run(conv, "later")
     prepared = conv.prepared if conv.prepared is not None and conv.prepared.text == text else prepare(text)
     if prepared.shortcut and knows(prepared.shortcut):
         return run(conv, prepared.shortcut)
@@ -90,6 +93,8 @@ def routed(conv, text: str, route) -> str:
         return texts.CLARIFY.format(options=listing)
     if route.target in DATA_FLOWS and route.score < FLOW_START_MIN:
         return confirm_flow(conv, route.target)
+    # Two questions in one message: the first is answered, the second kept for right after it.
+    conv.context.later = route.second if route.second and knows(route.second) else None
     return run(conv, route.target)
 
 

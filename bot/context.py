@@ -50,6 +50,7 @@ class Pages:
     target: str
     shown: int
     total: int
+    question: str | None = None  # the worker's words: the part they asked about comes first
 
     @property
     def done(self) -> bool:
@@ -73,6 +74,7 @@ class Context:
     suspended: Suspended | None = None
     unhelpful: str | None = None  # the answer voted 没解决: a hand-off now gives that reason
     traditional: bool = False  # the worker writes Traditional Chinese: reply in kind
+    later: str | None = None  # a second question in the same message, kept for after the first
     menu_shown_on: str | None = None  # ISO day the worker last saw the full menu
 
     # -- (de)serialisation -------------------------------------------------------------------
@@ -107,16 +109,9 @@ class Context:
         self.unhelpful = None
 
     # -- pages -------------------------------------------------------------------------------
-    def start_pages(self, target: str, total: int) -> None:
-        self.show(pages=Pages(target, 1, total))
-
-    def next_page(self) -> Pages | None:
-        """The pages after showing one more (None when no paged answer is open)."""
-        if self.pages is None:
-            return None
-        if not self.pages.done:
-            self.pages = Pages(self.pages.target, self.pages.shown + 1, self.pages.total)
-        return self.pages
+    def take_later(self) -> str | None:
+        later, self.later = self.later, None
+        return later
 
     # -- flows -------------------------------------------------------------------------------
     def pause(self) -> None:

@@ -48,8 +48,16 @@ def wechat_token(config: Mapping) -> str | None:
     return None
 
 
-# Other rules append themselves here (e.g. placeholder regional data in faq/regions.yaml).
-PRODUCTION_CHECKS: list[Check] = [secret_key, data_key, wechat_token]
+def regional_data(config: Mapping) -> str | None:
+    """Sample service data (an address marked `placeholder: true` in faq/regions.yaml) must never
+    reach workers as real: the deployment sets its own first."""
+    from bot import faq
+
+    problems = faq.placeholder_problems(config.get("FAQ_DIR") or None, settings=config)
+    return "; ".join(problems) if problems else None
+
+
+PRODUCTION_CHECKS: list[Check] = [secret_key, data_key, wechat_token, regional_data]
 
 
 def check_production(config: Mapping) -> None:

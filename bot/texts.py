@@ -1,5 +1,7 @@
 """Shared worker-facing strings (Simplified Chinese). Flow prompts live in their flow modules."""
 
+OFFICE_HOURS_DEFAULT = "工作日 9:00–17:30"  # the OFFICE_HOURS setting's default; set the union's own
+
 MENU_ITEMS = [
     # (what the worker sees, routing target)
     ("劳动法律咨询（直接输入您的问题即可）", "menu.legal"),
@@ -66,6 +68,10 @@ FEEDBACK_SORRY = "抱歉没能解决您的问题。回复「转人工」由工�
 CLARIFY = "您是想问：\n{options}\n回复序号即可；都不是的话，请换个说法再问。"
 MORE = "（{page}/{total}）回复「更多」或「下一页」接着看"
 NO_MORE = "这个回答已经看完了（共{total}页）。还有其他问题可以直接问我。"
+LATER = "您还问到「{title}」，看完这个回答后回复「另一个问题」查看。"
+LATER_ITEM = "看另一个问题"
+FEEDBACK_LATER = "，3 看另一个问题「{title}」"
+NO_LATER = "刚才的问题都已经回答了。还想了解什么，可以从菜单选：\n\n"
 
 # Notices pushed through the WeChat API (bot.outbox.notify), keyed by what happened.
 NOTICES = {

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import threading
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,34 +82,22 @@ def parse(data, source: str = VOCABULARY_FILE) -> Vocabulary:
     return Vocabulary(phrases, tuple(patterns))
 
 
-_lock = threading.Lock()
-_cache: dict[str, tuple[tuple, Vocabulary]] = {}
-
-
 def load(directory: str | os.PathLike | None = None) -> Vocabulary:
     """The vocabulary of the FAQ directory (the project's own when that directory has none),
-    re-read when the file changes. Commands must work even when the content is broken, so an
-    edit that does not parse keeps the last good vocabulary (and is logged)."""
+    re-read when the file changes (bot.reloading, the one cache for content files). Commands
+    must work even when the content is broken, so an edit that does not parse keeps the last
+    good vocabulary (and is logged)."""
     from bot.faq import DEFAULT_FAQ_DIR, faq_dir
+    from bot.reloading import file_value
 
     path = Path(directory or faq_dir()) / VOCABULARY_FILE
     if not path.is_file():
         path = DEFAULT_FAQ_DIR / VOCABULARY_FILE
-    st = path.stat()
-    stamp = (st.st_mtime_ns, st.st_size)
-    cached = _cache.get(str(path))
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    with _lock:
-        try:
-            vocabulary = parse(yaml.safe_load(path.read_text(encoding="utf-8")), path.name)
-        except (ValueError, yaml.YAMLError) as exc:
-            if cached is None:
-                raise
-            log.error("%s does not validate, keeping the previous vocabulary: %s", path, exc)
-            vocabulary = cached[1]
-        _cache[str(path)] = (stamp, vocabulary)
-        return vocabulary
+    return file_value(path, _read)
+
+
+def _read(path: Path) -> Vocabulary:
+    return parse(yaml.safe_load(path.read_text(encoding="utf-8")), path.name)
 
 
 def meaning(text: str) -> Meaning | None:

@@ -24,7 +24,8 @@ AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters, as WeC
 APP_ID = "wx_test_app_id"
 # Settings ENV=production accepts (bot/settings.py); fixed, so a test run is repeatable.
 PRODUCTION = {"ENV": "production", "SECRET_KEY": "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz",
-              "DATA_KEY": "P9YVqTZ4u3sRuu6o2JQ1yq7b5Yp3hE3JtKxgm0QbW0k=", "WECHAT_TOKEN": "test-production-token"}
+              "DATA_KEY": "P9YVqTZ4u3sRuu6o2JQ1yq7b5Yp3hE3JtKxgm0QbW0k=", "WECHAT_TOKEN": "test-production-token",
+              "UNION_ADDRESS": "北京市某区工人路1号 职工服务中心"}
 TEST_DATABASE = os.environ.get("TEST_DATABASE", "sqlite").strip().lower() or "sqlite"
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
 ON_POSTGRES = TEST_DATABASE in ("postgresql", "postgres")

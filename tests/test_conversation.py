@@ -262,3 +262,34 @@ def test_every_example_a_prompt_shows_is_accepted_by_its_step(app, clock, flow_n
                 checked += 1
         db.session.rollback()
     assert checked >= 3
+
+
+# -- two questions in one message -----------------------------------------------------------------------
+def test_two_questions_in_one_message_are_both_answered_one_after_the_other(chat):
+    from bot.nlu import route
+
+    asked = "我想问下年假有几天，另外产假多少天"
+    decided = route(asked)
+    assert {decided.target, decided.second} == {"legal.annual_leave", "legal.maternity"}
+    marks = {"legal.annual_leave": "年休假", "legal.maternity": "98天"}
+    reply = chat.say(asked)
+    assert f"您还问到「{faq_title(decided.second)}」" in reply and "回复「另一个问题」" in reply
+    pages = [reply]
+    while "回复「更多」" in pages[-1]:
+        pages.append(chat.say("更多"))
+    assert marks[decided.target] in "".join(pages)
+    assert f"3 看另一个问题「{faq_title(decided.second)}」" in pages[-1]
+    assert marks[decided.second] in chat.say("3")
+
+
+def test_the_other_question_can_be_asked_for_in_words(chat):
+    chat.say("被辞退了能拿多少补偿，社保断了怎么办")
+    reply = chat.say("另一个问题")
+    assert "社会保险" in reply and "经济补偿" not in reply.split("\n")[0]
+    assert "刚才的问题都已经回答了" in chat.say("另一个问题")
+
+
+def faq_title(target: str) -> str:
+    from bot import faq
+
+    return faq.title(target)

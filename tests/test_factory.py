@@ -51,10 +51,11 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app):
 
 
 @pytest.mark.slow
-def test_gunicorn_workers_build_the_router_before_the_first_message(tmp_path):
-    """gunicorn.conf.py: each worker loads the router at start-up, so no worker's first message waits
-    for it (WeChat retries after 5 s). A real gunicorn, started in the project directory as in the
-    README; the worker's log says the router is ready before any request was sent."""
+def test_gunicorn_loads_the_router_before_it_listens(tmp_path):
+    """gunicorn.conf.py: the master loads the router (preload_app) before it opens the socket and
+    forks, so no worker's first message waits for it (WeChat retries after 5 s). A real gunicorn,
+    started in the project directory as in the README; the log says the router is ready before
+    gunicorn listens."""
     root = Path(__file__).resolve().parent.parent
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -71,7 +72,13 @@ def test_gunicorn_workers_build_the_router_before_the_first_message(tmp_path):
                 assert proc.poll() is None, log.read_text(errors="replace")
                 assert time.monotonic() < deadline, log.read_text(errors="replace")
                 time.sleep(0.2)
-            assert re.search(r"router ready: \d+ FAQ entries", log.read_text(errors="replace"))
+            text = log.read_text(errors="replace")
+            assert re.search(r"router ready: \d+ FAQ entries", text)
+            while "Listening at" not in log.read_text(errors="replace"):
+                assert time.monotonic() < deadline, log.read_text(errors="replace")
+                time.sleep(0.2)
+            text = log.read_text(errors="replace")
+            assert text.index("router ready") < text.index("Listening at")
             # and then it serves (a forged URL verification is refused: no database needed)
             with pytest.raises(urllib.error.HTTPError) as refused:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/wechat?signature=x&timestamp=1&nonce=1&echostr=e",

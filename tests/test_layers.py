@@ -14,15 +14,15 @@ BOT = Path(__file__).resolve().parent.parent / "bot"
 LAYERS = [
     # entry points: the webhook's unit of work, the workbench, the CLI, the simulator, jobs
     ["bot.webhook", "bot.simulator", "bot.cli", "bot.staff", "bot.diagrams", "bot.devserver", "bot.jobs",
-     "bot.wechat_menu", "bot.security"],
+     "bot.wechat_menu", "bot.security", "bot.settings"],
     ["bot.handlers"],  # one module per kind of WeChat message
     ["bot.dialog", "bot.answers"],  # global commands and steps · the free-text policy
     ["bot.targets", "bot.flows"],  # what a message comes to mean · the flows as data
     ["bot.conversation", "bot.context"],  # the Dialog row and what the worker was shown
     ["bot.services"],  # the domain: returns bookings, escalations, applications, never reply text
     ["bot.nlu", "bot.faq", "bot.vocabulary", "bot.outbox", "bot.wechat_api", "bot.fake_wechat", "bot.sender",
-     "bot.message_log", "bot.audit", "bot.masking", "bot.wechat", "bot.dispatch"],
-    ["bot.models", "bot.storage", "bot.clock", "bot.texts", "bot.extensions", "bot.columns", "bot.settings"],
+     "bot.message_log", "bot.audit", "bot.masking", "bot.wechat", "bot.dispatch", "bot.reloading", "bot.config_files"],
+    ["bot.models", "bot.storage", "bot.clock", "bot.texts", "bot.extensions", "bot.columns"],
 ]
 
 

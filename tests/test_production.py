@@ -32,7 +32,8 @@ NEW_SECRET, NEW_KEY = "secrets.token_urlsafe(48)", "Fernet.generate_key()"
     ("DATA_KEY", "", "DATA_KEY is not set", NEW_KEY),
     ("DATA_KEY", "not-a-fernet-key-but-long-enough-to-look-like-one", "DATA_KEY is not a Fernet key", NEW_KEY),
     ("WECHAT_TOKEN", "dev-token", "WECHAT_TOKEN is the development default", "服务器配置 → 令牌"),
-], ids=["dev-secret", "short-secret", "no-data-key", "bad-data-key", "dev-token"])
+    ("UNION_ADDRESS", "", "UNION_ADDRESS is not set", "for this deployment"),  # sample service data
+], ids=["dev-secret", "short-secret", "no-data-key", "bad-data-key", "dev-token", "no-address"])
 def test_production_refuses_each_unsafe_setting_and_says_what_to_set(database_url, setting, value, told, remedy):
     with pytest.raises(UnsafeSettings) as refused:
         create_app({"DATABASE_URL": database_url, **PRODUCTION, setting: value})

@@ -7,7 +7,6 @@ the targets' (bot/flows/legal_aid.py, bot/targets/legal_aid.py).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -16,60 +15,19 @@ from sqlalchemy import exists, func, select
 
 from bot import masking
 from bot.clock import LOCAL_TZ, aware, now
+from bot.config_files import WEEKDAY_NAMES, LegalAidSchedule, WeeklySlot, read
 from bot.models import LegalAidBooking, LegalAidSlot, MembershipApplication
 
 OFFERED = 6  # how many open slots the worker sees at once
-WEEKDAY_NAMES = "一二三四五六日"
 
 MODES = {"in_person": "现场", "online": "线上"}  # how a consultation is held
 
 
 # -- schedule → slots ------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class WeeklySlot:
-    weekday: int  # 0 = Monday
-    start: time
-    end: time
-    capacity: int
-    place: str
-    mode: str = "in_person"
-
-
-def _weekday(value) -> int:
-    if isinstance(value, int) and 1 <= value <= 7:
-        return value - 1
-    text = str(value).strip().removeprefix("星期").removeprefix("周")
-    if text in ("天", "日"):
-        return 6
-    if len(text) == 1 and text in WEEKDAY_NAMES:
-        return WEEKDAY_NAMES.index(text)
-    raise ValueError(f"weekday must be 1–7 or 周一…周日, not {value!r}")
-
-
-def _time(value) -> time:
-    if isinstance(value, int):  # YAML 1.1 reads an unquoted 14:00 as 840 (sexagesimal minutes)
-        return time(value // 60, value % 60)
-    return time.fromisoformat(str(value).strip())
-
-
 def load_schedule(path: str | Path) -> list[WeeklySlot]:
-    """Read and check the weekly schedule; a mistake names the entry it is in."""
-    entries = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or []
-    schedule = []
-    for i, raw in enumerate(entries, 1):
-        try:
-            slot = WeeklySlot(_weekday(raw["weekday"]), _time(raw["start"]), _time(raw["end"]),
-                              int(raw.get("capacity", 3)), str(raw.get("place") or "").strip(),
-                              str(raw.get("mode") or "in_person").strip())
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{path}: entry {i}: {exc}") from None
-        if slot.end <= slot.start or slot.capacity < 1 or not slot.place:
-            raise ValueError(f"{path}: entry {i}: needs start < end, capacity ≥ 1 and a place")
-        if slot.mode not in MODES:
-            raise ValueError(f"{path}: entry {i}: mode must be one of {', '.join(MODES)}, not {slot.mode!r}")
-        schedule.append(slot)
-    return schedule
+    """Read and check the weekly schedule (bot.config_files); a mistake names the entry it is in."""
+    return read(path, LegalAidSchedule).root
 
 
 def create_slots(session, schedule: list[WeeklySlot], first_day: date, weeks: int) -> tuple[int, int]:

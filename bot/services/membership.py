@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -19,11 +20,12 @@ from sqlalchemy import func, or_, select
 
 from bot import audit, masking, outbox
 from bot.clock import LOCAL_TZ, now
+from bot.config_files import UNION_ANSWERS, MembershipOptions, read
 from bot.models import Consent, MembershipApplication, Outbox
+from bot.reloading import file_value
 from bot.services import crypto
 
 OPTIONS_FILE = Path("config") / "membership.yaml"  # under the app root; MEMBERSHIP_OPTIONS_FILE overrides
-UNION_ANSWERS = ("yes", "no", "unsure")
 ACTIVE = ("pending", "approved")  # statuses that block another application
 STATUS_LABELS = {"pending": "审核中", "approved": "已通过", "rejected": "未通过", "withdrawn": "已撤回"}
 ID_LIKE = masking.ID_LIKE  # what an ID number looks like inside a longer message
@@ -34,26 +36,19 @@ class OptionsError(ValueError):
 
 # -- options (configuration, not code) ---------------------------------------------------------
 def options() -> dict:
-    """Districts, industries and routes from the options file (re-read when it changes)."""
+    """Districts, industries and routes from the options file (bot.config_files), re-read when
+    it changes (bot.reloading: a broken edit keeps the last good options and is logged)."""
     cfg = current_app.config
     path = Path(cfg.get("MEMBERSHIP_OPTIONS_FILE") or Path(current_app.root_path) / OPTIONS_FILE)
     try:
-        return _load_options(str(path), path.stat().st_mtime_ns)
-    except OSError as exc:
+        return file_value(path, _load_options)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
         raise OptionsError(f"{path}: cannot read membership options ({exc})") from exc
 
 
-@lru_cache(maxsize=4)
-def _load_options(path: str, _mtime: int) -> dict:
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    for key in ("districts", "industries"):
-        values = data.get(key)
-        if not isinstance(values, list) or not values or not all(isinstance(v, str) and v.strip() for v in values):
-            raise OptionsError(f"{path}: '{key}' must be a non-empty list of names")
-    routes = data.get("routes")
-    if not isinstance(routes, dict) or set(routes) != set(UNION_ANSWERS):
-        raise OptionsError(f"{path}: 'routes' must map exactly {', '.join(UNION_ANSWERS)} to a union")
-    return {"districts": list(data["districts"]), "industries": list(data["industries"]), "routes": routes}
+def _load_options(path: Path) -> dict:
+    found = read(path, MembershipOptions)
+    return {"districts": list(found.districts), "industries": list(found.industries), "routes": dict(found.routes)}
 
 
 def route_for(employer_has_union: str, district: str) -> str:

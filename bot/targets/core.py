@@ -66,23 +66,37 @@ def who_am_i(conv, name, arg) -> str:
 # -- FAQ answers, pages and votes ---------------------------------------------------------------
 @target(*FAQ_FAMILIES)
 def answer(conv, faq_id, arg) -> str:
-    pages = faq.render(faq_id)
+    """An FAQ answer, the part the worker's message asks about first (faq.render(question=))."""
+    question = asked(conv)
+    pages = faq.render(faq_id, question=question)
     if faq_id.startswith("smalltalk."):
         conv.context.clear()
         return pages[0] + paused_note(conv)
-    return page(conv, faq_id, pages, 1)
+    return page(conv, faq_id, pages, 1, question)
 
 
-def page(conv, faq_id: str, pages: list[str], n: int) -> str:
-    """Page n of an answer: a count and the words that work, or, on the last page, the vote."""
-    total = len(pages)
+def asked(conv) -> str | None:
+    """The worker's message, when it is a question (not a list pick or a menu click)."""
+    prepared = conv.prepared
+    return prepared.text[:200] if prepared is not None and prepared.route is not None else None
+
+
+def page(conv, faq_id: str, pages: list[str], n: int, question: str | None = None) -> str:
+    """Page n of an answer: a count and the words that work, or, on the last page, the vote (and
+    the second question of the message, when there was one)."""
+    total, later = len(pages), conv.context.later
+    more = f"\n{texts.LATER.format(title=faq.title(later))}" if later and n == 1 else ""
     if n < total:
-        conv.context.show(pages=Pages(faq_id, n, total))
-        return f"{pages[n - 1]}\n\n{texts.MORE.format(page=n, total=total)}"
-    conv.context.show(Offer("vote", [f"vote.helpful:{faq_id}", f"vote.unhelpful:{faq_id}"], texts.FEEDBACK_ITEMS),
-                      Pages(faq_id, n, total))
+        conv.context.show(pages=Pages(faq_id, n, total, question))
+        return f"{pages[n - 1]}\n\n{texts.MORE.format(page=n, total=total)}{more}"
+    targets, labels = [f"vote.helpful:{faq_id}", f"vote.unhelpful:{faq_id}"], list(texts.FEEDBACK_ITEMS)
+    ask = texts.FEEDBACK_ASK
+    if later:
+        targets, labels = [*targets, "later"], [*labels, texts.LATER_ITEM]
+        ask += texts.FEEDBACK_LATER.format(title=faq.title(later))
+    conv.context.show(Offer("vote", targets, labels), Pages(faq_id, n, total, question))
     count = f"（{n}/{total}）" if total > 1 else ""
-    return f"{pages[n - 1]}\n\n{count}{texts.FEEDBACK_ASK}{paused_note(conv)}"
+    return f"{pages[n - 1]}\n\n{count}{ask}{paused_note(conv)}"
 
 
 def next_page(conv) -> str | None:
@@ -92,7 +106,17 @@ def next_page(conv) -> str | None:
         return None
     if pages.done:
         return texts.NO_MORE.format(total=pages.total)
-    return page(conv, pages.target, faq.render(pages.target), pages.shown + 1)
+    rendered = faq.render(pages.target, question=pages.question)
+    return page(conv, pages.target, rendered, pages.shown + 1, pages.question)
+
+
+@target("later")
+def the_other_question(conv, name, arg) -> str:
+    """The second question of a message, after the first was answered."""
+    later = conv.context.take_later()
+    if later is None:
+        return menu_reply(conv, texts.NO_LATER)
+    return target.run(conv, later)
 
 
 @target("vote.helpful", "vote.unhelpful")
