@@ -106,8 +106,11 @@ def load_settings(app: Flask, config: dict | None) -> None:
 
 
 def configure_logging(app: Flask) -> None:
+    from bot.masking import mask_logs
+
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    mask_logs("gunicorn.error")  # no ID or mobile number in the application logs
 
 
 def register_security(app: Flask) -> None:

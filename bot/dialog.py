@@ -13,15 +13,14 @@ import re
 
 from bot import texts, vocabulary
 from bot.flows import FLOWS, engine
-from bot.nlu.normalise import is_traditional, script, to_traditional
+from bot.chinese import is_traditional, script, to_traditional
 from bot.services import handoff
 from bot.targets import core, run
 
-# A question typed into a long free-text answer (a description) is still likely the answer itself;
-# only one that reads as a question is asked about. Short fields (a name, an address) ask always.
+# A question typed into a description is still likely the answer itself; only one that reads as a
+# question is asked about. Fields (a name, an address) ask always.
 QUESTION_MARKERS = re.compile(r"[?？]|吗|怎么|如何|多少|能不能|可不可以|是否|咋|啥")
 QUESTION_MIN_SCORE = 0.5  # the router's confidence before a typed question interrupts a step
-LONG_ANSWER = 100  # characters: a step taking this much text is a description
 
 
 # -- global commands ----------------------------------------------------------------------------
@@ -131,16 +130,16 @@ def _other_request(conv, flow, current, text: str) -> str | None:
         return None
     if route.target.startswith("smalltalk.") or route.target == f"flow.{flow.name}":
         return None
-    long_answer = getattr(current.parse, "max_len", 0) >= LONG_ANSWER
-    return route.target if not long_answer or QUESTION_MARKERS.search(text) else None
+    description = current.free_text == "description"
+    return route.target if not description or QUESTION_MARKERS.search(text) else None
 
 
 def _ask_switch(conv, flow, current, text: str, other: str) -> str:
     what = _describe(other)
     step_name = current.title or "这一项"
-    long_answer = getattr(current.parse, "max_len", 0) >= LONG_ANSWER
-    stay = "switch.answer" if long_answer else "switch.stay"
-    stay_words = (texts.SWITCH_STAY_ANSWER if long_answer else texts.SWITCH_STAY_STEP).format(step=step_name)
+    description = current.free_text == "description"
+    stay = "switch.answer" if description else "switch.stay"
+    stay_words = (texts.SWITCH_STAY_ANSWER if description else texts.SWITCH_STAY_STEP).format(step=step_name)
     conv.context.offer_list("switch", [f"switch.go:{other}", stay], ["是", "不是"], said=text)
     return texts.SWITCH_ASK.format(title=flow.title, step=step_name, what=what, stay=stay_words)
 

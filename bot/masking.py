@@ -3,11 +3,12 @@
 An ID number (18 digits with its check character, or anything that looks like one: 15–18 digits,
 spaces and dashes included) and a mainland mobile number (11 digits from 13–19, with +86, spaces
 or dashes) are masked wherever a worker typed them: the message log, the route log, hand-off
-transcripts, booking descriptions, exports and application logs. Valid or not: a mistyped number
-is still someone's number.
+transcripts, booking descriptions, exports and application logs (MaskingFilter on the log
+handlers). Valid or not: a mistyped number is still someone's number.
 """
 from __future__ import annotations
 
+import logging
 import re
 
 # What an ID number (or a near miss) looks like in a message, spaces and dashes included.
@@ -38,3 +39,27 @@ def mask(text: str | None) -> str:
     text = text.translate(_HALF_WIDTH)
     text = ID_LIKE.sub(lambda m: mask_id_number(_SEPARATORS.sub("", m.group()).upper()), text)
     return MOBILE_LIKE.sub(lambda m: mask_mobile("".join(m.groups())), text)
+
+
+class MaskingFilter(logging.Filter):
+    """Masks personal numbers in a log record's message: the application logs never hold them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed record: leave it to the handler's own error path
+            return True
+        masked = mask(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_text:
+            record.exc_text = mask(record.exc_text)
+        return True
+
+
+def mask_logs(*logger_names: str) -> None:
+    """Put the filter on every handler of the root logger and of the named loggers (gunicorn's)."""
+    for name in ("", *logger_names):
+        for handler in logging.getLogger(name or None).handlers:
+            if not any(isinstance(f, MaskingFilter) for f in handler.filters):
+                handler.addFilter(MaskingFilter())

@@ -48,7 +48,7 @@ class Vocabulary:
 
 def key(text: str) -> str:
     """The form fixed phrases are compared in."""
-    from bot.nlu.normalise import to_simplified
+    from bot.chinese import to_simplified
 
     t = unicodedata.normalize("NFKC", text or "")[:200].lower()
     # whitespace and punctuation (Unicode categories Z*, P*, Cc) go; emoji and other symbols stay

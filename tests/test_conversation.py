@@ -293,3 +293,31 @@ def faq_title(target: str) -> str:
     from bot import faq
 
     return faq.title(target)
+
+
+def test_personal_numbers_never_reach_the_application_log(app, caplog):
+    """The one masking function guards the log handlers too (a logged message, an exception text)."""
+    import logging
+
+    from bot.masking import MaskingFilter
+
+    caplog.handler.addFilter(MaskingFilter())  # what configure_logging puts on every real handler
+    with caplog.at_level("INFO"):
+        logging.getLogger("bot.test").warning("worker typed %s and %s", "11010519880514209X", "13812345678")
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "11010519880514209X" not in logged and "13812345678" not in logged
+    assert "110105********209X" in logged and "138****5678" in logged
+    assert any(isinstance(f, MaskingFilter) for h in logging.getLogger().handlers for f in h.filters)
+
+
+def test_events_that_do_not_converse_create_no_dialog_row(chat, db_session):
+    """Unfollowing or a template delivery receipt neither locks nor creates the worker's Dialog row."""
+    from bot.models import Dialog
+
+    chat.event("unsubscribe")
+    chat.send("event", {"Event": "TEMPLATESENDJOBFINISH", "MsgID": "200163836", "Status": "success"})
+    chat.event("VIEW", "https://example.org")
+    assert db_session.scalars(select(Dialog)).all() == []
+    assert db_session.scalars(select(Worker)).one().subscribed is False
+    chat.say("你好")
+    assert len(db_session.scalars(select(Dialog)).all()) == 1

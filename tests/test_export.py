@@ -86,7 +86,7 @@ def test_membership_xlsx_has_chinese_headers_and_masked_id(records, runner, tmp_
                            "状态", "转交单位"]
     assert "提交时间" in header
     (row,) = rows
-    assert (row["姓名"], row["手机号"], row["身份证号"]) == ("张三", "13812345678", MASKED)
+    assert (row["姓名"], row["手机号"], row["身份证号"]) == ("张三", "138****5678", MASKED)  # masked by default
     assert (row["单位是否有工会"], row["状态"], row["提交时间"]) == ("没有", "待审核", "2022-05-20 10:30")
     assert row["工作单位"].startswith("=HYPERLINK")  # kept as text, not turned into a formula
     assert load_workbook(out)["入会申请"]["E2"].data_type == "s"
@@ -98,7 +98,7 @@ def test_membership_csv_masked_and_unmasked(records, runner, tmp_path):
     assert row["身份证号"] == MASKED and ID_NUMBER not in out.read_text(encoding="utf-8-sig")
     assert row["工作单位"].startswith("'=HYPERLINK")  # a spreadsheet must not run a worker's text
     out, result = export(runner, tmp_path, "membership", "csv", "--unmasked", "--yes")
-    assert read_csv(out)[0]["身份证号"] == ID_NUMBER
+    assert (read_csv(out)[0]["身份证号"], read_csv(out)[0]["手机号"]) == (ID_NUMBER, "13812345678")
     assert "身份证号" in result.output  # the warning to handle the file with care
 
 
@@ -129,7 +129,7 @@ def test_legal_aid_bookings_with_slot_time(records, runner, tmp_path):
     header, (row,) = sheet_rows(out, "法律援助预约")
     assert header[:4] == ["预约编号", "姓名", "手机号", "问题类别"]
     assert (row["咨询日期"], row["咨询时间"], row["咨询地点"]) == ("2022-05-24", "14:00–17:00", "职工法律服务中心")
-    assert (row["手机号"], row["状态"], row["情况描述"]) == ("13900001111", "已预约", "三个月没发工资")
+    assert (row["手机号"], row["状态"], row["情况描述"]) == ("139****1111", "已预约", "三个月没发工资")
     csv_out, _ = export(runner, tmp_path, "legal-aid", "csv")
     assert read_csv(csv_out)[0]["咨询时间"] == "14:00–17:00"
 

@@ -300,25 +300,6 @@ def test_the_model_scores_as_scikit_learn_and_bm25s_do():
         assert np.allclose(model.bm25_scores(words), model.bm25_scores_bm25s(words), atol=1e-6), text
 
 
-def test_opencc_is_skipped_only_for_text_it_would_not_change():
-    import random
-    import sys
-
-    norm = sys.modules["bot.nlu.normalise"]
-    convert = norm._converter("t2s").convert
-    rng = random.Random(3)
-    samples = ["加班费怎么算", "沈默", "有序", "回覆", "週六", "a\0b", "工资\0", "", "😂", "Ｎ+1"]
-    ranges = [(0x20, 0x7e), (0x4e00, 0x9fff), (0x3000, 0x30ff), (0x1f300, 0x1f64f)]
-    for _ in range(3000):
-        samples.append("".join(chr(rng.randint(*rng.choice(ranges)))
-                               for _ in range(rng.randint(1, 12))))
-    for text in samples:
-        assert norm.to_simplified(text) == convert(text), repr(text)
-    if norm._t2s_gate is not None:          # the dictionaries were readable: the check is on
-        assert not norm._t2s_may_change("公司拖欠工资三个月了怎么办")
-        assert norm._t2s_may_change("週六") and norm._t2s_may_change("沈默")
-
-
 # ------------------------------------------------------------------ CLI
 
 @pytest.fixture

@@ -125,7 +125,7 @@ def question_first(paragraphs: list[str], question: str | None) -> list[str]:
     question is short; at least two pairs and more than the opening paragraph shares)."""
     if not question or len(paragraphs) < 2:
         return paragraphs
-    from bot.nlu.normalise import to_simplified
+    from bot.chinese import to_simplified
 
     asked = _bigrams(to_simplified(question))
     movable = [i for i, p in enumerate(paragraphs) if "回复「" not in p]
@@ -161,7 +161,7 @@ def render_pages(cat: Catalogue, faq_id: str, traditional: bool = False, questio
     `question`: the worker's message, so the part of the answer it asks about comes first."""
     pages = paginate(render_text(faq_id, cat, question=question))
     if traditional:
-        from bot.nlu.normalise import to_traditional
+        from bot.chinese import to_traditional
 
         pages = [to_traditional(p) for p in pages]
     return pages

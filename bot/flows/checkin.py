@@ -245,7 +245,7 @@ FLOW = Flow(
         {"name": "test_date", "title": "检测日期", "slot": "test_date", "parse": day_between(60, 0, "检测日期"),
          "ask": lambda run: f"最近一次核酸是哪天做的？例如：{examples(60, 0)}"},
         {"name": "whereabouts", "title": "当天行程", "slot": "whereabouts", "accepts_location": True,
-         "free_text": True, "parse": free_text(max_len=256, example="全天在家，未外出"),
+         "free_text": "field", "parse": free_text(max_len=256, example="全天在家，未外出"),
          "ask": "今天去过哪里？例如：全天在家，未外出；也可以点「+」发送「位置」"},
         {"name": "checked_in", "title": "打卡成功", "final": True, "on_enter": [check_in], "ask": ask_checked_in},
         {"name": "end_confirm", "title": "确认结束", "slot": "end_confirmed", "parse": yes_no("确认结束", "不结束"),

@@ -23,11 +23,13 @@ class Step(State):
     """A dialog step: what to ask, which slot the answer fills, how to parse it."""
 
     def __init__(self, *args, ask=None, slot=None, parse=None, accepts_location=False, title=None,
-                 free_text=False, **kwargs):
+                 free_text=None, **kwargs):
         self.ask, self.slot, self.parse, self.accepts_location = ask, slot, parse, accepts_location
         self.title = title  # short Chinese name of the step, shown in the flow diagrams
-        # The answer is free text (a name, an address, a description): a command or a question
-        # typed here would be stored as the answer, so the dialog asks before taking it.
+        # The answer is free text: "field" (a name, an address) or "description" (the worker's
+        # situation, in their words). A command or a question typed here would be stored as the
+        # answer, so the dialog asks before taking it (at a description, only a question that
+        # reads as one, and "this IS my answer" is an option).
         self.free_text = free_text
         super().__init__(*args, **kwargs)
 

@@ -188,7 +188,7 @@ FLOW = Flow(
         {"name": "topic", "title": "问题类别", "slot": "topic", "parse": category,
          "ask": "请问遇到的是哪类问题？回复序号，例如：1\n"
                 + "\n".join(f"{i} {name}" for i, name in enumerate(OPTIONS, 1))},
-        {"name": "facts", "title": "情况描述", "slot": "facts", "free_text": True,
+        {"name": "facts", "title": "情况描述", "slot": "facts", "free_text": "description",
          "parse": free_text(max_len=300, example="公司三个月没发工资，老板一直拖着"),
          "ask": "请简单描述情况（300字以内），律师会提前阅读。例如：公司三个月没发工资，老板一直拖着"},
         {"name": "slot", "title": "咨询时段", "slot": "slot_no", "parse": slot_number, "ask": ask_slot,

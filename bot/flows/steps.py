@@ -86,7 +86,7 @@ def clean(text: str) -> str:
 
 def simple(text: str) -> str:
     """clean() plus Traditional → Simplified, for answers compared with our own words."""
-    from bot.nlu.normalise import to_simplified
+    from bot.chinese import to_simplified
 
     return to_simplified(clean(text))
 
@@ -174,7 +174,6 @@ def free_text(max_len: int = 300, min_len: int = 2, example: str = "") -> Parser
             raise Invalid(f"内容太长了（{len(t)}字），请精简到{max_len}字以内再发一次。", unclear=False)
         return t
 
-    parse.max_len = max_len  # the dialog treats a long free-text answer as a description
     return parse
 
 

@@ -19,6 +19,7 @@ from openpyxl.styles import Font
 from sqlalchemy import select
 
 from bot.clock import LOCAL_TZ, aware
+from bot.masking import mask
 from bot.models import (Escalation, HealthCheckin, HomeOfficeRegistration, LegalAidBooking, LegalAidSlot,
                         MembershipApplication)
 
@@ -69,6 +70,15 @@ def applicants(session) -> dict[int, MembershipApplication]:
 
 # -- datasets ----------------------------------------------------------------------------------
 
+def masked(sheets: list[Sheet], unmasked: bool) -> list[Sheet]:
+    """Every ID-number-like and mobile-number-like run in every cell masked (bot.masking), unless the
+    export was asked for unmasked (then the file is 0600 and audited)."""
+    if not unmasked:
+        for sheet in sheets:
+            sheet.rows = [[mask(v) if isinstance(v, str) else v for v in row] for row in sheet.rows]
+    return sheets
+
+
 def membership(session, unmasked: bool = False, single: bool = False,
                applications: list[MembershipApplication] | None = None) -> list[Sheet]:
     """All applications, or the given ones (the workbench's filtered list) in their order."""
@@ -81,7 +91,7 @@ def membership(session, unmasked: bool = False, single: bool = False,
                            HAS_UNION.get(a.employer_has_union, a.employer_has_union), a.district, a.industry,
                            STATUS["membership"].get(a.status, a.status), a.routed_to or "", a.reject_reason or "",
                            a.decided_by or "", when(a.decided_at), when(a.created_at), when(a.updated_at)])
-    return [sheet]
+    return masked([sheet], unmasked)
 
 
 REGISTRATION = ["报备编号", "姓名", "手机号", "工作单位", "街道/社区", "居住地址", "开始日期", "结束日期",
@@ -119,14 +129,14 @@ def home_office(session, unmasked: bool = False, single: bool = False) -> list[S
             sheet.rows.append(_registration(by_id.get(c.registration_id), people) + _checkin(c))
         sheet.rows += [_registration(r, people) + [""] * len(CHECKIN) for r in registrations if r.id not in used]
         sheet.rows.sort(key=lambda row: (row[0] or 0, row[len(REGISTRATION) + 1]))
-        return [sheet]
+        return masked([sheet], unmasked)
     regs = Sheet("居家办公报备", REGISTRATION, [_registration(r, people) for r in registrations])
     checks = Sheet("每日健康打卡", ["报备编号", "姓名", "手机号"] + CHECKIN)
     for c in checkins:
         person = people.get(c.worker_id)
         checks.rows.append([c.registration_id or "", person.name if person else "", person.phone if person else "",
                             *_checkin(c)])
-    return [regs, checks]
+    return masked([regs, checks], unmasked)
 
 
 def legal_aid(session, unmasked: bool = False, single: bool = False) -> list[Sheet]:
@@ -141,7 +151,7 @@ def legal_aid(session, unmasked: bool = False, single: bool = False) -> list[She
         sheet.rows.append([b.id, person.name if person else "", b.phone or (person.phone if person else ""),
                            b.topic, b.facts, day(b.day), hours, slot.place if slot else "",
                            STATUS["booking"].get(b.status, b.status), when(b.created_at), when(b.cancelled_at)])
-    return [sheet]
+    return masked([sheet], unmasked)
 
 
 def escalations(session, unmasked: bool = False, single: bool = False) -> list[Sheet]:
@@ -158,7 +168,7 @@ def escalations(session, unmasked: bool = False, single: bool = False) -> list[S
                            REASONS.get(e.reason, e.reason), e.detail or "", STATUS["escalation"].get(e.status, e.status),
                            when(e.created_at), last.get("content", ""), last_at, when(e.closed_at), closed_by,
                            e.assigned_to.name if e.assigned_to else "", when(e.first_response_at), e.rating or ""])
-    return [sheet]
+    return masked([sheet], unmasked)
 
 
 DATASETS = {"membership": membership, "home-office": home_office, "legal-aid": legal_aid, "escalations": escalations}
