@@ -72,6 +72,8 @@ def reply(session, escalation: Escalation, staff: StaffUser, text: str, token: s
                 row = outbox.queue(session, escalation.worker_id, text, dedupe_key=key, purpose="staff_reply",
                                    escalation_id=escalation.id, staff=staff.name, staff_login=staff.login)
         except IntegrityError:
+            row = None
+        if row is None:  # the colleague's row committed first (queue() found it) or collided here
             existing = session.scalars(select(Outbox).where(Outbox.dedupe_key == key)).one()
     if existing is not None:
         same = existing.payload.get("staff_login") == staff.login and existing.payload.get("content") == text
