@@ -1,10 +1,11 @@
 """Outbox fan-out: N reminders through the fake WeChat API with injected failures and slow answers.
 
     .venv/bin/python bench/outbox.py                           # 10,000 reminders; 1, 2 and 4 sender processes
-    .venv/bin/python bench/outbox.py --messages 2000 --processes 2 --threads 1
+    .venv/bin/python bench/outbox.py --messages 2000 --processes 2 --concurrency 1
+    .venv/bin/python bench/outbox.py --database-url postgresql+psycopg://postgres@127.0.0.1:5433/postgres
 
 The fake WeChat API (bot/fake_wechat.py) runs as a separate process. Per sender count: a fresh
-SQLite database (migrated), one worker per reminder (80 % with an open 48-hour window: customer-
+SQLite database (or PostgreSQL with --database-url; migrated), one worker per reminder (80 % with an open 48-hour window: customer-
 service message; 20 % without: template message), all reminders queued, the fake reset and told
 to answer a share of message calls with -1 (system busy: retried with back-off) and another share
 slowly. Then `flask outbox send --loop --processes N` runs until every row is final, and is
@@ -23,6 +24,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -94,16 +96,37 @@ def prepare(workdir: Path, n: int, env: dict) -> None:
 
 
 def db_counts(url: str) -> Counter:
-    import sqlite3
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
 
-    with sqlite3.connect(url.removeprefix("sqlite:///"), timeout=30) as conn:
-        return Counter(dict(conn.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall()))
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return Counter(dict(conn.execute(text("SELECT status, count(*) FROM outbox GROUP BY status")).all()))
+    finally:
+        engine.dispose()
+
+
+def database(args, workdir: Path, processes: int) -> str:
+    """SQLite in the run's temp dir, or a fresh database on the --database-url server."""
+    if not args.database_url:
+        return f"sqlite:///{workdir / 'bench.sqlite'}"
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    name = f"outbox_bench_{os.getpid()}_{processes}"
+    server = create_engine(args.database_url, isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    server.dispose()
+    return make_url(args.database_url).set(database=name).render_as_string(hide_password=False)
 
 
 def run(args, processes: int, fake_url: str, control: str, fake_pid: int) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="outbox-bench-"))
     (workdir / "templates.yaml").write_text(TEMPLATES)
-    env = {"DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite'}", "WECHAT_API_BASE_URL": fake_url,
+    env = {"DATABASE_URL": database(args, workdir, processes), "WECHAT_API_BASE_URL": fake_url,
            "WECHAT_APP_ID": APP_ID, "WECHAT_APP_SECRET": "bench-secret",
            "WECHAT_TEMPLATES_FILE": str(workdir / "templates.yaml"), "OUTBOX_BACKOFF_SECONDS": "0.2",
            "OUTBOX_BACKOFF_MAX_SECONDS": "2", "OUTBOX_BATCH": str(args.batch), "FLASK_APP": "app",
@@ -153,7 +176,20 @@ def run(args, processes: int, fake_url: str, control: str, fake_pid: int) -> dic
     }
     if proc.returncode:
         log(err[-2000:])
+    cleanup(args, workdir, env["DATABASE_URL"])
     return result
+
+
+def cleanup(args, workdir: Path, url: str) -> None:
+    shutil.rmtree(workdir, ignore_errors=True)
+    if args.database_url:
+        from sqlalchemy import create_engine
+        from sqlalchemy.engine import make_url
+
+        server = create_engine(args.database_url, isolation_level="AUTOCOMMIT")
+        with server.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+        server.dispose()
 
 
 def main() -> None:
@@ -167,6 +203,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4, help="OUTBOX_CONCURRENCY: calls in flight per process")
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--database-url", default="", help="a PostgreSQL server URL (a database per run is created)")
     args = parser.parse_args()
     port = free_port()
     fake = start_fake(port, args.seed)

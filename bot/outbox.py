@@ -9,6 +9,7 @@ none fits, it is parked and handed to the webhook as the reply to the worker's n
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -90,7 +91,8 @@ def windows(session, workers, config) -> dict[int, Window]:
     quota, hours = int(config.get("CS_WINDOW_QUOTA", 5)), timedelta(hours=int(config.get("CS_WINDOW_HOURS", 48)))
     seen = {w.id: aware(w.last_seen_at) for w in workers}
     ids = [wid for wid, last in seen.items() if last is not None]
-    counts = {wid: (sent, refused) for wid, sent, refused in session.execute(WINDOW_COUNTS, {"ids": ids})} if ids else {}
+    rows = session.execute(WINDOW_COUNTS, {"ids": ids}) if ids else ()
+    counts = {wid: (sent, refused) for wid, sent, refused in rows}
     result = {}
     for wid, last in seen.items():
         sent, refused = counts.get(wid, (0, 0))
@@ -138,6 +140,74 @@ def take_parked(session, worker_id: int) -> list[str]:
     session.execute(update(Outbox).where(Outbox.id.in_([r.id for r in rows]), Outbox.status == "parked")
                     .values(status="delivered", sent_as="passive", sent_at=now()))
     return [r.payload.get("content", "") for r in rows]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a row becomes now: route "custom" / "template" with the body WeChat wants, "park",
+    or "invalid" (a template row whose values cannot be made valid)."""
+
+    route: str
+    body: dict | None = None
+
+
+def plan(openid: str, kind: str, purpose: str, payload: dict, dedupe_key: str, window: Window | None,
+         templates: wechat_templates.Templates, keep_template: bool = False) -> Plan:
+    """Customer-service text while the window is open; else the purpose's template if it fits;
+    else park. A row queued as a template (kind="template") is always one. `keep_template`: an
+    earlier attempt went out as a template, so the retry must too (WeChat dedupes it)."""
+    if kind == "template":
+        data = wechat_templates.fit_data(payload.get("data"))
+        if data is None:
+            return Plan("invalid")
+        return template_message(openid, dedupe_key, payload.get("template_id", ""), data, payload.get("url"))
+    if not keep_template and window is not None and window.is_open:
+        return Plan("custom", {"touser": openid, "msgtype": "text", "text": {"content": payload.get("content", "")}})
+    spec = templates.for_purpose(purpose)
+    filled = spec and wechat_templates.fill(spec, payload)
+    if filled:
+        return template_message(openid, dedupe_key, filled.template_id, filled.data, filled.url)
+    return Plan("park")
+
+
+def template_message(openid: str, dedupe_key: str, template_id: str, data: dict, url: str | None) -> Plan:
+    """A template send carrying client_msg_id = the row's dedupe key (at most 64 characters), so
+    WeChat itself drops a second send of the same row."""
+    key = dedupe_key if len(dedupe_key) <= 64 else "h:" + hashlib.sha1(dedupe_key.encode()).hexdigest()
+    body = {"touser": openid, "template_id": template_id, "data": data, "client_msg_id": key}
+    if url:
+        body["url"] = url
+    return Plan("template", body)
+
+
+def queue_parked_notice(session, worker_id: int, last_seen_at, templates: wechat_templates.Templates) -> None:
+    """The short "you have a new reply" template, once per worker between two of their messages
+    (the dedupe key carries their last interaction), if a notice template is configured."""
+    filled = templates.notice.configured and wechat_templates.fill(templates.notice, {"content": ""})
+    if filled:
+        seen = last_seen_at.isoformat() if last_seen_at else "never"
+        text = "；".join(v["value"] for v in filled.data.values())
+        queue(session, worker_id, text, f"parked-notice:{worker_id}:{seen}", kind="template", purpose="notice",
+              template_id=filled.template_id, data=filled.data, url=filled.url)
+
+
+def after_call(purpose: str, route: str, outcome: str, errcode: int | None, attempts: int, max_attempts: int) -> str:
+    """What a row becomes after an API call (`attempts` counts this one):
+    sent | reroute (WeChat says the window is closed) | unfollowed (43004) | stop (40164, 45009:
+    not the row's fault) | failed | unknown (maybe delivered, not resent) | retry."""
+    if outcome == "ok":
+        return "sent"
+    if errcode in WINDOW_REFUSED and route == "custom":
+        return "reroute"
+    if errcode == 43004:
+        return "unfollowed"
+    if errcode in (40164, 45009):
+        return "stop"
+    if errcode == 47003:  # the values were checked before sending: retrying cannot help
+        return "failed"
+    if outcome == "maybe" and route == "custom" and purpose in AT_MOST_ONCE:
+        return "unknown"
+    return "failed" if attempts >= max_attempts else "retry"
 
 
 def after_crash(purpose: str, sent_as: str | None) -> str:

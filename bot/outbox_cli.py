@@ -16,7 +16,7 @@ SHOWN_FIRST = ("sent", "retry", "failed", "skipped", "parked", "unknown")
 
 
 @outbox_cli.command("send")
-@click.option("--loop", is_flag=True, help="Keep sending: drain, wait --interval seconds, again (Ctrl-C / SIGTERM stops).")
+@click.option("--loop", is_flag=True, help="Keep sending: drain, wait --interval seconds, again (SIGTERM stops).")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between runs with --loop.")
 @click.option("--processes", default=1, show_default=True, help="Sender processes (each claims its own rows).")
 @click.option("--batch", type=int, default=None, help="Rows claimed at a time [default: OUTBOX_BATCH].")

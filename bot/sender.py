@@ -15,7 +15,6 @@ sent again, WeChat drops the duplicate by client_msg_id). Rows it had only claim
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import random
@@ -48,10 +47,11 @@ CLAIM = (T.update().where(T.c.id.in_(bindparam("ids", expanding=True)))
          .values(status="claimed", claimed_by=bindparam("me"), claimed_at=bindparam("t")))
 CLAIMED = (select(T.c.id, T.c.kind, T.c.purpose, T.c.payload, T.c.dedupe_key, T.c.attempts, Worker.id, Worker.openid,
                   Worker.subscribed, Worker.last_seen_at, T.c.sent_as)
-           .join(Worker, Worker.id == T.c.worker_id).where(T.c.id.in_(bindparam("ids", expanding=True))).order_by(T.c.id))
+           .join(Worker, Worker.id == T.c.worker_id)
+           .where(T.c.id.in_(bindparam("ids", expanding=True))).order_by(T.c.id))
 MINE = (T.c.id == bindparam("oid"), T.c.claimed_by == bindparam("me"))
-IN_FLIGHT = (T.update().where(*MINE, T.c.status == "claimed")
-             .values(status="sending", attempts=T.c.attempts + 1, claimed_at=bindparam("t"), sent_as=bindparam("route")))
+IN_FLIGHT = (T.update().where(*MINE, T.c.status == "claimed").values(
+    status="sending", attempts=T.c.attempts + 1, claimed_at=bindparam("t"), sent_as=bindparam("route")))
 SENT = T.update().where(*MINE, T.c.status == "sending").values(status="sent", sent_at=bindparam("t"),
                                                                  wechat_msg_id=bindparam("msgid"))
 
@@ -69,8 +69,8 @@ class Settings:
     def of(cls, config) -> Settings:
         return cls(int(config.get("OUTBOX_MAX_ATTEMPTS", 5)), float(config.get("OUTBOX_BACKOFF_SECONDS", 30)),
                    float(config.get("OUTBOX_BACKOFF_MAX_SECONDS", 3600)),
-                   timedelta(seconds=float(config.get("OUTBOX_LEASE_SECONDS", 120))), int(config.get("OUTBOX_BATCH", 50)),
-                   max(1, int(config.get("OUTBOX_CONCURRENCY", 4))))
+                   timedelta(seconds=float(config.get("OUTBOX_LEASE_SECONDS", 120))),
+                   int(config.get("OUTBOX_BATCH", 50)), max(1, int(config.get("OUTBOX_CONCURRENCY", 4))))
 
 
 @dataclass
@@ -201,8 +201,8 @@ class Sender:
         for row_id, purpose, sent_as in db.session.execute(
                 select(T.c.id, T.c.purpose, T.c.sent_as).where(T.c.status == "sending", expired)).all():
             becomes = outbox.after_crash(purpose, sent_as)
-            db.session.execute(T.update().where(T.c.id == row_id, T.c.status == "sending", expired)
-                               .values(status=becomes, claimed_by=None, not_before=None, last_error=CRASH_NOTE[becomes]))
+            db.session.execute(T.update().where(T.c.id == row_id, T.c.status == "sending", expired).values(
+                status=becomes, claimed_by=None, not_before=None, last_error=CRASH_NOTE[becomes]))
             counts["resent" if becomes == "pending" else "unknown"] += 1
             log.warning("outbox row %s was in flight when its sender stopped: now %s", row_id, becomes)
 
@@ -216,84 +216,58 @@ class Sender:
         if not job.subscribed or job.worker_id in self.unfollowed:
             self._finish(job, counts, "skipped", status_from="claimed", last_error="worker unfollowed the account")
             return None
-        if job.kind == "template":
-            data = wechat_templates.fit_data(job.payload.get("data"))
-            if data is None:
-                self._finish(job, counts, "failed", status_from="claimed",
-                             last_error="template values cannot be made valid (47003)")
-                return None
-            attempt = self._template(job, job.payload.get("template_id", ""), data, job.payload.get("url"))
-        else:
-            attempt = self._text_attempt(job, counts)
-            if attempt is None:
-                return None
-        marked = db.session.execute(IN_FLIGHT, {"oid": job.id, "me": self.name, "t": now(), "route": attempt[0]})
+        window = self.windows.get(job.worker_id)
+        plan = outbox.plan(job.openid, job.kind, job.purpose, job.payload, job.dedupe_key, window, self.templates,
+                           keep_template=job.prior_route == "template")
+        if plan.route == "invalid":
+            self._finish(job, counts, "failed", status_from="claimed", last_error="template values cannot be valid")
+            return None
+        if plan.route == "park":
+            self._finish(job, counts, "parked", status_from="claimed", claimed_by=None, sent_as=None,
+                         last_error=PARKED_NOTE)
+            outbox.queue_parked_notice(db.session, job.worker_id, job.last_seen_at, self.templates)
+            return None
+        marked = db.session.execute(IN_FLIGHT, {"oid": job.id, "me": self.name, "t": now(), "route": plan.route})
         if marked.rowcount != 1:
             counts["lost"] += 1  # our lease ran out and another sender took the row
             return None
-        return attempt
-
-    def _text_attempt(self, job: Job, counts: Counter) -> tuple[str, dict] | None:
-        window = self.windows.get(job.worker_id)
-        if job.prior_route != "template" and window is not None and window.is_open:
+        if plan.route == "custom":
             self.windows[job.worker_id] = replace(window, sent=window.sent + 1)
-            return "custom", {"touser": job.openid, "msgtype": "text", "text": {"content": job.payload.get("content", "")}}
-        spec = self.templates.for_purpose(job.purpose)
-        filled = spec and wechat_templates.fill(spec, job.payload)
-        if filled:
-            return self._template(job, filled.template_id, filled.data, filled.url)
-        self._park(job, counts)
-        return None
-
-    def _template(self, job: Job, template_id: str, data: dict, url: str | None) -> tuple[str, dict]:
-        key = job.dedupe_key if len(job.dedupe_key) <= 64 else "h:" + hashlib.sha1(job.dedupe_key.encode()).hexdigest()
-        body = {"touser": job.openid, "template_id": template_id, "data": data, "client_msg_id": key}
-        if url:
-            body["url"] = url
-        return "template", body
-
-    def _park(self, job: Job, counts: Counter) -> None:
-        self._finish(job, counts, "parked", status_from="claimed", claimed_by=None, sent_as=None, last_error=PARKED_NOTE)
-        notice = self.templates.notice
-        filled = notice.configured and wechat_templates.fill(notice, {"content": ""})
-        if filled:  # one notice per worker between two of their messages (the dedupe key)
-            seen = job.last_seen_at.isoformat() if job.last_seen_at else "never"
-            outbox.queue(db.session, job.worker_id, "；".join(v["value"] for v in filled.data.values()),
-                         f"parked-notice:{job.worker_id}:{seen}", kind="template", purpose="notice",
-                         template_id=filled.template_id, data=filled.data, url=filled.url)
+        return plan.route, plan.body
 
     # -- after the call --------------------------------------------------------------------------
     def _record(self, job: Job, route: str, result: Delivery, counts: Counter) -> None:
-        code = result.errcode
-        error = {"last_errcode": code, "last_error": result.error[:2000]}
-        if result.outcome == "ok":
+        attempts = job.attempts + 1
+        becomes = outbox.after_call(job.purpose, route, result.outcome, result.errcode, attempts,
+                                    self.settings.max_attempts)
+        error = {"last_errcode": result.errcode, "last_error": result.error[:2000]}
+        if becomes == "sent":
             done = db.session.execute(SENT, {"oid": job.id, "me": self.name, "t": now(), "msgid": result.msgid})
             counts["sent" if done.rowcount == 1 else "lost"] += 1
-            message_log.record(db.session, job.worker_id, "out", "outbox:text" if route == "custom" else "outbox:template",
+            kind = "outbox:text" if route == "custom" else "outbox:template"
+            message_log.record(db.session, job.worker_id, "out", kind,
                                job.payload.get("content") or job.payload.get("template_id", ""))
-        elif code in outbox.WINDOW_REFUSED and route == "custom":
-            # WeChat says the window is closed: the row goes back and is routed again (template / park).
+        elif becomes == "reroute":  # back to pending; routed again (template / park) with the window closed
             if job.worker_id in self.windows:
                 self.windows[job.worker_id] = replace(self.windows[job.worker_id], refused=True)
             self._finish(job, counts, "pending", count_as="rerouted", claimed_by=None, **error)
-        elif code == 43004:
+        elif becomes == "unfollowed":
             db.session.get(Worker, job.worker_id).mark_unsubscribed()
             self.unfollowed.add(job.worker_id)
             self._finish(job, counts, "skipped", **error)
-        elif code in (wechat_stops.IP_NOT_WHITELISTED, wechat_stops.DAILY_QUOTA):
-            self.stopped = True  # not the row's fault: it waits, the attempt does not count
-            self._finish(job, counts, "pending", count_as="stopped", claimed_by=None, attempts=T.c.attempts - 1, **error)
-        elif code == 47003:  # the values were checked before sending: retrying cannot help
-            self._finish(job, counts, "failed", **error)
-        elif result.outcome == "maybe" and route == "custom" and job.purpose in outbox.AT_MOST_ONCE:
+        elif becomes == "stop":  # the row waits; the attempt does not count
+            self.stopped = True
+            self._finish(job, counts, "pending", count_as="stopped", claimed_by=None,
+                         attempts=T.c.attempts - 1, **error)
+        elif becomes == "unknown":
             self._finish(job, counts, "unknown", **{**error, "last_error": f"maybe sent, not sent again "
                                                                           f"(reminders: at most once): {result.error}"})
-        elif job.attempts + 1 >= self.settings.max_attempts:
+        elif becomes == "failed":
             self._finish(job, counts, "failed", **error)
-            log.warning("outbox row %s failed after %d attempts: %s", job.id, job.attempts + 1, result.error)
+            log.warning("outbox row %s failed after %d attempt(s): %s", job.id, attempts, result.error)
         else:
             self._finish(job, counts, "pending", count_as="retry", claimed_by=None,
-                         not_before=now() + self.backoff(job.attempts + 1), **error)
+                         not_before=now() + self.backoff(attempts), **error)
 
     def backoff(self, attempts: int) -> timedelta:
         """Exponential, capped, with "equal jitter": half fixed, half random, so senders that failed

@@ -111,10 +111,14 @@ def test_menu_create_is_checked_and_kept(fake_wechat):
     token = stable(fake_wechat)["access_token"]
     menu = {"button": [{"type": "click", "name": "法律咨询", "key": "LEGAL"},
                        {"name": "服务", "sub_button": [{"type": "click", "name": "入会申请", "key": "MEMBERSHIP"}]}]}
-    post = lambda body: requests.post(fake_wechat.url + "menu/create", params={"access_token": token},
-                                      json=body, timeout=5).json()
+
+    def post(body):
+        return requests.post(fake_wechat.url + "menu/create", params={"access_token": token}, json=body,
+                             timeout=5).json()
+
     assert post(menu)["errcode"] == 0 and fake_wechat.menu == menu
-    assert post({"button": [{"type": "click", "name": f"菜单{i}", "key": f"K{i}"} for i in range(4)]})["errcode"] == 40016
+    four = {"button": [{"type": "click", "name": f"菜单{i}", "key": f"K{i}"} for i in range(4)]}
+    assert post(four)["errcode"] == 40016
 
 
 def test_runs_as_a_separate_process(unused_port):

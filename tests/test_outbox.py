@@ -127,7 +127,8 @@ def test_closed_window_parks_sends_one_notice_and_the_next_message_takes_the_par
     with app.app_context():
         w = worker("o_parked", seen_hours_ago=60)
         assert outbox.route_for(db.session, w, app.config, "staff_reply") == "park"
-        assert outbox.describe_window(db.session, w, app.config).endswith("回复将暂存，对方下次发消息时送达，并先发一条模板提醒")
+        assert outbox.describe_window(db.session, w, app.config).endswith(
+            "回复将暂存，对方下次发消息时送达，并先发一条模板提醒")
         outbox.queue(db.session, w.id, "您好，您反映的欠薪问题已转给区工会。", "staff:1", purpose="staff_reply")
         outbox.queue(db.session, w.id, "补充：请保留考勤记录。", "staff:2", purpose="staff_reply")
         worker_id = w.id
@@ -140,7 +141,8 @@ def test_closed_window_parks_sends_one_notice_and_the_next_message_takes_the_par
     assert notice["template_id"] == "TPL_NOTICE"
     assert notice["data"] == {"thing1": {"value": "您有一条新回复，发送任意消息即可查看"}}
     with app.app_context():
-        assert outbox.take_parked(db.session, worker_id) == ["您好，您反映的欠薪问题已转给区工会。", "补充：请保留考勤记录。"]
+        assert outbox.take_parked(db.session, worker_id) == [
+            "您好，您反映的欠薪问题已转给区工会。", "补充：请保留考勤记录。"]
         db.session.commit()
         assert outbox.take_parked(db.session, worker_id) == []
         assert [(k, s, a) for k, s, a in statuses() if k.startswith("staff")] == [
@@ -184,7 +186,8 @@ def test_wechat_refusing_the_window_falls_back_and_closes_it_for_later_messages(
         assert statuses() == [("r1", "sent", "template"), ("n1", "parked", None)]
         row = db.session.scalars(select(Outbox).where(Outbox.dedupe_key == "r1")).one()
         assert row.last_errcode == errcode  # kept for staff: why it went as a template
-        assert "微信已拒收" in outbox.describe_window(db.session, db.session.get(Worker, worker_id), app.config, "notice")
+        described = outbox.describe_window(db.session, db.session.get(Worker, worker_id), app.config, "notice")
+        assert "微信已拒收" in described
     assert [c["errcode"] for c in fake_wechat.calls("message/")] == [errcode, 0]  # one refusal, no second try
 
 
@@ -201,7 +204,8 @@ def test_describe_window_for_staff(api_app, clock):
         clock.advance(hours=49)
         assert outbox.describe_window(db.session, w, api_app.config) == \
             "窗口已于 12月3日 14:05 关闭；回复将暂存，对方下次发消息时送达"
-        assert outbox.describe_window(db.session, worker("o_new", None), api_app.config).startswith("对方还没有和公众号互动过")
+        never = outbox.describe_window(db.session, worker("o_new", None), api_app.config)
+        assert never.startswith("对方还没有和公众号互动过")
         db.session.rollback()
 
 
@@ -221,3 +225,42 @@ def test_late_replies_are_queued_to_be_sent_at_least_once(api_app, fake_wechat):
 def test_an_unknown_purpose_is_refused(app):
     with app.app_context(), pytest.raises(ValueError, match="unknown outbox purpose"):
         outbox.queue(db.session, 1, "x", "k", purpose="spam")
+
+
+@pytest.mark.parametrize("purpose, route, outcome, errcode, attempts, becomes", [
+    ("reminder", "custom", "ok", None, 1, "sent"),
+    ("reminder", "custom", "error", 45015, 1, "reroute"),
+    ("staff_reply", "custom", "error", 45047, 1, "reroute"),
+    ("staff_reply", "template", "error", 45015, 1, "retry"),  # only customer-service messages have a window
+    ("notice", "custom", "error", 43004, 1, "unfollowed"),
+    ("notice", "custom", "error", 40164, 5, "stop"),  # not the row's fault, even on its last attempt
+    ("notice", "template", "error", 45009, 1, "stop"),
+    ("decision", "template", "error", 47003, 1, "failed"),
+    ("reminder", "custom", "maybe", None, 1, "unknown"),  # at most once
+    ("reminder", "template", "maybe", None, 1, "retry"),  # WeChat dedupes by client_msg_id
+    ("staff_reply", "custom", "maybe", None, 1, "retry"),  # at least once
+    ("late_reply", "custom", "maybe", None, 1, "retry"),
+    ("reminder", "custom", "not_sent", None, 1, "retry"),  # never reached WeChat
+    ("staff_reply", "custom", "error", -1, 4, "retry"),
+    ("staff_reply", "custom", "error", -1, 5, "failed"),
+])
+def test_what_a_row_becomes_after_a_call(purpose, route, outcome, errcode, attempts, becomes):
+    assert outbox.after_call(purpose, route, outcome, errcode, attempts, max_attempts=5) == becomes
+
+
+def test_the_simulator_page_shows_what_the_fake_api_delivered(make_app, fake_wechat, templates_file):
+    app = make_app(WECHAT_API_BASE_URL=fake_wechat.url, WECHAT_APP_SECRET="secret", WECHAT_TEMPLATES_FILE=templates_file(
+        REMINDER_TPL))
+    with app.app_context():
+        outbox.queue(db.session, worker("o_page").id, "明天上午9点法律援助咨询", "legal:1", purpose="reminder", day="明天")
+        outbox.queue(db.session, worker("o_far", seen_hours_ago=100).id, "请完成健康打卡", "r:far", purpose="reminder",
+                     day="今天")
+        db.session.commit()
+        send_all()
+    page = app.test_client()
+    first = page.get("/dev/chat/pushed", query_string={"openid": "o_page"}).get_json()
+    assert first["messages"] == ["明天上午9点法律援助咨询"]
+    assert page.get("/dev/chat/pushed", query_string={"openid": "o_page", "after": first["after"]}).get_json()[
+        "messages"] == []
+    far = page.get("/dev/chat/pushed", query_string={"openid": "o_far"}).get_json()
+    assert far["messages"] == ["［模板消息］请完成健康打卡；今天"]

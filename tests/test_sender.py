@@ -110,8 +110,8 @@ def test_a_reminder_is_retried_when_the_connection_was_never_made(make_app, fake
 def test_template_sends_are_resent_after_a_dropped_answer_and_wechat_dedupes(make_app, fake_wechat, templates_file,
                                                                              clock):
     clock.set("2026-12-02 10:00")
-    app = make_app(WECHAT_API_BASE_URL=fake_wechat.url, WECHAT_APP_SECRET="secret", WECHAT_TEMPLATES_FILE=templates_file(
-        {"reminder": {"template_id": "TPL", "fields": {"thing1": "{content}"}}}))
+    templates = templates_file({"reminder": {"template_id": "TPL", "fields": {"thing1": "{content}"}}})
+    app = make_app(WECHAT_API_BASE_URL=fake_wechat.url, WECHAT_APP_SECRET="secret", WECHAT_TEMPLATES_FILE=templates)
     with app.app_context():
         w = Worker(openid="o_1")  # no window: the reminder goes as a template
         db.session.add(w)
@@ -139,8 +139,8 @@ def test_after_the_last_attempt_the_row_fails_with_wechats_error_kept(wx, fake_w
 
 
 def test_47003_from_wechat_fails_the_row_at_once_with_the_error_kept(make_app, fake_wechat, templates_file):
-    app = make_app(WECHAT_API_BASE_URL=fake_wechat.url, WECHAT_APP_SECRET="secret", WECHAT_TEMPLATES_FILE=templates_file(
-        {"decision": {"template_id": "TPL", "fields": {"thing1": "{content}"}}}))
+    templates = templates_file({"decision": {"template_id": "TPL", "fields": {"thing1": "{content}"}}})
+    app = make_app(WECHAT_API_BASE_URL=fake_wechat.url, WECHAT_APP_SECRET="secret", WECHAT_TEMPLATES_FILE=templates)
     with app.app_context():
         w = Worker(openid="o_1")
         db.session.add(w)

@@ -30,7 +30,8 @@ def wx(make_app, fake_wechat, templates_file):
     app = make_app(**config)
     # One call in flight per sender, so each test knows which row the kill catches in flight.
     app.process_env = {"FLASK_APP": "app", "DATABASE_URL": app.config["DATABASE_URL"], "WECHAT_APP_ID": APP_ID,
-                       "WECHAT_TOKEN": "test-token", "OUTBOX_CONCURRENCY": "1", **{k: str(v) for k, v in config.items()}}
+                       "WECHAT_TOKEN": "test-token", "OUTBOX_CONCURRENCY": "1",
+                       **{k: str(v) for k, v in config.items()}}
     return app
 
 
