@@ -22,9 +22,10 @@ faq: install
 slots: migrate
 	$(BIN)/flask legal-aid slots --weeks 2
 
+# One process: the bot, the scheduler and the outbox sender (bot/devserver.py); Ctrl-C stops all three.
 run: migrate faq slots
 	@echo "Simulator: http://127.0.0.1:5000/dev/chat   (terminal: $(BIN)/flask chat)"
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	$(BIN)/flask serve --host 127.0.0.1 --port 5000
 
 test: install
 	$(BIN)/python -m pytest -n 2 -q
@@ -32,6 +33,7 @@ test: install
 bench: install
 	$(BIN)/python bench/routing.py
 	$(BIN)/python bench/webhook.py
+	$(BIN)/python bench/jobs.py
 
 eval: install
 	$(BIN)/python ../shared/eval/score.py ../shared/eval/dev.jsonl --cmd "$(BIN)/flask nlu route"

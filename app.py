@@ -24,6 +24,7 @@ SETTINGS = [
     ("OFFICE_HOURS", "工作日 9:00–17:30", str),
     ("CS_WINDOW_HOURS", 48, int),  # WeChat: customer-service messages only this long after the worker's last message
     ("CS_WINDOW_QUOTA", 5, int),  # … and at most this many in that window
+    ("LEGAL_AID_MAX_OPEN", 1, int),  # upcoming legal-aid bookings one worker may hold
     ("WECHAT_API_TIMEOUT", 10.0, float),  # seconds per WeChat API call
     ("WECHAT_FORCE_REFRESH_PER_DAY", 10, int),  # stable token force_refresh budget (WeChat allows 20 a day)
     ("WECHAT_TEMPLATES_FILE", "", str),  # template messages per purpose; default config/wechat_templates.yaml
@@ -36,12 +37,32 @@ SETTINGS = [
     ("FAQ_DIR", "", str),
     ("MEMBERSHIP_OPTIONS_FILE", "", str),
     ("ENV", "development", str),
+    # Scheduled jobs (bot/jobs/), Beijing local time; see README "Scheduled jobs".
+    ("CHECKIN_REMINDER_TIME", "20:00", str),  # daily check-in reminder and the lapsed-period notice
+    ("LEGAL_AID_REMINDER_TIME", "10:00", str),  # the reminder the day before a legal-aid booking
+    ("LEGAL_AID_SLOT_WEEKS", 2, int),  # slots kept generated this many weeks ahead
+    ("LEGAL_AID_SCHEDULE_FILE", "", str),  # the lawyers' weekly schedule (default config/legal_aid_slots.yaml)
+    ("RETENTION_TIME", "03:00", str),  # the daily deletion the consent notices promise
+    ("QUIET_HOURS", "22:00-08:00", str),  # reminders wait until it ends; "off" to turn off
+    ("JOBS_INTERVAL_SECONDS", 60, int),  # `flask jobs run --loop`: seconds between ticks
+    ("JOBS_LEASE_SECONDS", 300, int),  # a scheduler that stops ticking is replaced after this
+    ("STAFF_ALERT_WEBHOOK_URL", "", str),  # POST JSON (escalation id, reason, link) for each new alert
+    ("STAFF_ALERT_EMAIL", "", str),  # the on-duty staff address (needs SMTP_HOST)
+    ("STAFF_ALERT_LINK", "http://127.0.0.1:5000/staff/inbox/{id}", str),  # {id} = the escalation id
+    ("STAFF_ALERT_MAX_ATTEMPTS", 8, int),
+    ("SMTP_HOST", "", str),
+    ("SMTP_PORT", 587, int),
+    ("SMTP_SECURITY", "starttls", str),  # starttls | ssl | none
+    ("SMTP_USER", "", str),
+    ("SMTP_PASSWORD", "", str),
+    ("SMTP_FROM", "", str),
 ]
 
 
 def create_app(config: dict | None = None) -> Flask:
     """Create the bot's Flask app; `config` is applied last so tests win."""
-    app = Flask(__name__, instance_relative_config=True, template_folder="bot/templates")
+    app = Flask(__name__, instance_relative_config=True, template_folder="bot/templates",
+                static_folder="bot/static")
     load_settings(app, config)
     configure_logging(app)
     register_extensions(app)

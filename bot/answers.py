@@ -1,140 +1,97 @@
-"""Free text outside a flow: numbered replies to a menu or clarification, votes, FAQ answers.
+"""Free text outside a flow: the policy that turns a message into a target.
 
-The matcher (bot.nlu) decides the target; this module turns a target into the reply and keeps
-the small conversation context (pending choices, the answer awaiting a vote, further pages).
+In order: a number or the words of the list the worker was just shown; 更多 for the next page of
+an answer; a fixed phrase (bot.vocabulary); a bare number with no list showing (a short hint with
+the menu, never a guess); otherwise the router (bot.nlu): an answer, a clarification, a flow (asked
+about first unless the router is sure) or the fallback. The route is worked out before the write
+lock (`prepare`) and used here for that same text.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
-from bot import faq, texts
-from bot.flows.steps import clean, number
-from bot.models import FeedbackVote, RouteLog
+from bot import faq, masking, texts, vocabulary
+from bot.context import small_number
+from bot.flows import FLOWS
+from bot.models import RouteLog
+from bot.targets import core, knows, run
 
 if TYPE_CHECKING:
     from bot.nlu import Route
 
-MORE_WORDS = {"n", "更多", "查看更多", "下一页", "继续看", "more"}
-
-
-def respond(engine, text: str) -> str:
-    """Reply to text typed outside a flow."""
-    context = engine.row.context
-    n = number(text)
-    if context.get("choices") and n is not None and 1 <= n <= len(context["choices"]):
-        target = context["choices"][n - 1]
-        engine.set_context(choices=None)
-        return goto(engine, target)
-    if context.get("more") and clean(text).lower() in MORE_WORDS:
-        return next_page(engine)
-    if context.get("feedback") and n in (1, 2):
-        return vote(engine, context["feedback"], helpful=(n == 1))
-    from bot.services import legal_aid
-
-    pre = prepared_for(engine, text)
-    shortcut = pre.shortcut if pre is not None else legal_aid.shortcut(text)
-    if shortcut:  # 我的预约 / 取消预约: the router would start a new booking
-        engine.set_context(choices=None, feedback=None, more=None)
-        return goto(engine, shortcut)
-    return routed(engine, text)
+MORE_WORDS = {"更多", "查看更多", "下一页", "继续看", "接着看", "还有吗", "后面呢", "n", "more", "next"}
+FLOW_START_MIN = 0.8  # below this a flow the router guessed is asked about before it starts
+DATA_FLOWS = ("flow.legal_aid", "flow.membership", "flow.home_office")
 
 
 class Prepared(NamedTuple):
     """What a text message alone decides, worked out before the write transaction (no database: the
-    text and this process's FAQ index). The webhook hands it to the dialog engine; it is used only
-    for this same text and only where the dialog state sends the text (a flow step, a global command
-    or a numbered choice never looks at the route)."""
+    text and this process's FAQ index). Used only for this same text and only where the dialog
+    state sends the text (a flow step, a global command or a numbered choice never needs it)."""
 
     text: str
     traditional: bool  # the worker writes Traditional Chinese: reply in kind
-    shortcut: str | None  # 我的预约 / 取消预约 → a legal_aid target
-    route: Route | None  # the router's decision; None for global commands and shortcuts
+    shortcut: str | None  # a fixed phrase's target (bot.vocabulary)
+    route: Route | None  # the router's decision; None for commands and fixed phrases
 
 
 def prepare(text: str | None) -> Prepared | None:
-    from bot.dialog import command_of
     from bot.nlu import is_traditional, route  # the index loads once per process, on first use
-    from bot.services import legal_aid
 
     if not text:
         return None
-    command = command_of(text)
-    shortcut = None if command else legal_aid.shortcut(text)
-    return Prepared(text, is_traditional(text), shortcut, None if command or shortcut else route(text))
+    if vocabulary.command(text):
+        return Prepared(text, is_traditional(text), None, None)
+    shortcut = vocabulary.target(text)
+    return Prepared(text, is_traditional(text), shortcut, None if shortcut else route(text))
 
 
-def prepared_for(engine, text: str) -> Prepared | None:
-    pre = getattr(engine, "prepared", None)
-    return pre if pre is not None and pre.text == text else None
+def respond(conv, text: str) -> str:
+    """Reply to text typed outside a flow."""
+    context = conv.context
+    picked = context.pick(text)
+    if picked is not None:
+        return run(conv, picked)
+    if text.strip().lower() in MORE_WORDS or _plain(text) in MORE_WORDS:
+        more = core.next_page(conv)
+        if more is not None:
+            return more
+    prepared = conv.prepared if conv.prepared is not None and conv.prepared.text == text else prepare(text)
+    if prepared.shortcut and knows(prepared.shortcut):
+        return run(conv, prepared.shortcut)
+    if small_number(text) is not None:  # a number, and no list showing: never a guess
+        return core.menu_reply(conv, texts.WHICH_LIST.format(said=text.strip()).removesuffix(texts.MENU))
+    return routed(conv, text, prepared.route)
 
 
-def routed(engine, text: str) -> str:
-    from bot.nlu import route
+def _plain(text: str) -> str:
+    return vocabulary.key(text)
 
-    pre = prepared_for(engine, text)
-    result = pre.route if pre is not None and pre.route is not None else route(text)
-    engine.set_context(choices=None, feedback=None, more=None, unhelpful=None)
-    if result.target in ("clarify", "fallback"):
-        engine.session.add(RouteLog(worker_id=engine.worker.id, text=text[:2000], decision=result.target,
-                                    target=result.candidates[0][0] if result.candidates else None,
-                                    score=float(result.score or 0.0)))
-    if result.target == "clarify":
-        options = [t for t, _ in result.candidates[:3]]
-        engine.set_context(choices=options)
-        listing = "\n".join(f"{i}. {faq.title(t)}" for i, t in enumerate(options, 1))
+
+def routed(conv, text: str, route) -> str:
+    if route is None:
+        from bot.nlu import route as router
+
+        route = router(text)
+    if route.target in ("clarify", "fallback"):
+        conv.session.add(RouteLog(worker_id=conv.worker.id, text=masking.mask(text)[:2000], decision=route.target,
+                                  target=route.candidates[0][0] if route.candidates else None,
+                                  score=float(route.score or 0.0)))
+    if route.target == "clarify":
+        options = [t for t, _ in route.candidates[:3]]
+        labels = [faq.title(t) for t in options]
+        conv.context.offer_list("clarify", options, labels)
+        listing = "\n".join(f"{i}. {label}" for i, label in enumerate(labels, 1))
         return texts.CLARIFY.format(options=listing)
-    return goto(engine, result.target)
+    if route.target in DATA_FLOWS and route.score < FLOW_START_MIN:
+        return confirm_flow(conv, route.target)
+    return run(conv, route.target)
 
 
-def goto(engine, target: str) -> str:
-    """Carry out a routing target: a flow, the menu, handoff, an FAQ answer or the fallback."""
-    if target == "flow.handoff":
-        return engine.cmd_handoff()
-    if target.startswith("flow."):
-        return engine.start(target.removeprefix("flow."))
-    if target == "menu.legal":
-        return texts.LEGAL_PROMPT
-    if target == "menu":
-        return engine.cmd_menu()
-    if target == "fallback":
-        return texts.FALLBACK
-    if target.startswith("legal_aid."):
-        from bot.services import legal_aid
-
-        return legal_aid.respond(engine, target)
-    if target == "union.application_status":
-        from bot.services import membership
-
-        return membership.status_text(engine.session, engine.worker)
-    return answer(engine, target)
-
-
-def answer(engine, faq_id: str) -> str:
-    pages = faq.render(faq_id)
-    if faq_id.startswith("smalltalk."):
-        return pages[0]
-    return show_page(engine, faq_id, pages, 0)
-
-
-def show_page(engine, faq_id: str, pages: list[str], index: int) -> str:
-    if index + 1 < len(pages):
-        engine.set_context(more={"faq": faq_id, "page": index + 1}, feedback=faq_id)
-        return pages[index]
-    engine.set_context(more=None, feedback=faq_id)
-    paused = texts.PAUSED.format(title=engine.flow.TITLE) if engine.flow is not None else ""
-    return pages[index] + texts.FEEDBACK_ASK + ("\n" + paused if paused else "")
-
-
-def next_page(engine) -> str:
-    more = engine.row.context["more"]
-    pages = faq.render(more["faq"])
-    if more["page"] >= len(pages):
-        engine.set_context(more=None)
-        return texts.NO_MORE
-    return show_page(engine, more["faq"], pages, more["page"])
-
-
-def vote(engine, faq_id: str, helpful: bool) -> str:
-    engine.session.add(FeedbackVote(worker_id=engine.worker.id, faq_id=faq_id, helpful=helpful))
-    engine.set_context(feedback=None, more=None, unhelpful=None if helpful else faq_id)
-    return texts.FEEDBACK_THANKS if helpful else texts.FEEDBACK_SORRY
+def confirm_flow(conv, target: str) -> str:
+    """A flow the router only guessed (我想说一下我的情况 → legal aid?): ask what the worker wants."""
+    name = {"flow.home_office": "home_office"}.get(target, target.removeprefix("flow."))
+    title = FLOWS[name].title
+    conv.context.offer_list("confirm_flow", [target, "menu.legal", "flow.handoff"],
+                            [f"开始{title}", "我直接说问题", "转人工"])
+    return texts.CONFIRM_FLOW.format(title=title)

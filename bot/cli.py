@@ -1,5 +1,11 @@
-"""Command-line tools registered on the app: `flask chat`, `flask faq …`, `flask nlu …`, `flask outbox …`."""
+"""Every command-line tool of the bot, registered on the app in one place (`init_app`).
+
+Commands that only wrap a domain service are defined here; the knowledge base's and the router's
+own tools live beside them (bot/faq.py, bot/nlu/cli.py, bot/diagrams.py) and are registered here.
+"""
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -7,20 +13,16 @@ from flask.cli import with_appcontext
 
 
 def init_app(app: Flask) -> None:
+    from bot.devserver import serve
     from bot.diagrams import flows_cli
     from bot.faq import faq_cli
     from bot.nlu.cli import nlu_cli
     from bot.outbox_cli import outbox_cli
-    from bot.services.export import export_command
-    from bot.services.legal_aid import legal_aid_cli
+    from bot.wechat_menu import wechat_cli
 
-    app.cli.add_command(chat)
-    app.cli.add_command(outbox_cli)
-    app.cli.add_command(faq_cli)
-    app.cli.add_command(nlu_cli)
-    app.cli.add_command(legal_aid_cli)
-    app.cli.add_command(export_command)
-    app.cli.add_command(flows_cli)
+    for command in (chat, serve, outbox_cli, jobs_cli, faq_cli, nlu_cli, legal_aid_cli, export_command, flows_cli,
+                    wechat_cli):
+        app.cli.add_command(command)
 
 
 @click.command("chat")
@@ -32,24 +34,119 @@ def chat(openid: str) -> None:
 
     sim = WeChatSim(current_app.test_client(), current_app.config, openid=openid)
     mode = "安全模式 (AES)" if sim.encrypt else "明文模式"
-    click.echo(f"职工之家 本地聊天 · {mode} · OpenID {openid}\n输入消息后回车；/关注 模拟关注，/菜单键 KEY 模拟点菜单，/退出 结束。")
+    click.echo(f"职工之家 本地聊天 · {mode} · OpenID {openid}\n"
+               "输入消息后回车；/关注 模拟关注，/菜单键 KEY 模拟点菜单，/语音 文字 模拟语音，/退出 结束。")
     click.echo("bot> " + sim.event("subscribe").replace("\n", "\n     "))
     while True:
         try:
-            text = input("我> ")
+            text = input("我> ").strip()
         except (EOFError, KeyboardInterrupt):
             click.echo()
             break
-        text = text.strip()
         if text in ("/退出", "/quit", "/exit"):
             break
         if text == "/关注":
             reply = sim.event("subscribe")
         elif text.startswith("/菜单键"):
             reply = sim.event("CLICK", text.removeprefix("/菜单键").strip())
+        elif text.startswith("/语音"):
+            reply = sim.voice(text.removeprefix("/语音").strip())
         elif text:
             reply = sim.say(text)
         else:
             continue
         click.echo("bot> " + (reply or "（无回复）").replace("\n", "\n     "))
 
+
+@click.group("legal-aid")
+def legal_aid_cli() -> None:
+    """Legal-aid consultation slots."""
+
+
+@legal_aid_cli.command("slots")
+@click.option("--weeks", default=2, show_default=True, type=click.IntRange(1, 26), help="How many weeks ahead.")
+@click.option("--schedule", "schedule_file", type=click.Path(exists=True, dir_okay=False),
+              help="Weekly schedule (default: config/legal_aid_slots.yaml).")
+@with_appcontext
+def slots_command(weeks: int, schedule_file: str | None) -> None:
+    """Create the consultation slots of the coming weeks from the weekly schedule (idempotent)."""
+    import yaml
+
+    from bot.clock import local_now
+    from bot.extensions import db
+    from bot.services import legal_aid
+
+    path = schedule_file or Path(current_app.root_path) / "config" / "legal_aid_slots.yaml"
+    try:
+        schedule = legal_aid.load_schedule(path)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise click.ClickException(str(exc)) from None
+    created, existing = legal_aid.create_slots(db.session, schedule, local_now().date(), weeks)
+    db.session.commit()
+    click.echo(f"新建 {created} 个咨询时段，已存在 {existing} 个（{weeks} 周，排班 {len(schedule)} 条）。")
+
+
+@click.command("export")
+@click.argument("dataset", type=click.Choice(["membership", "home-office", "legal-aid", "escalations"]))
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]),
+              help="File format (default: from the --out suffix, else csv).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="File to write.")
+@click.option("--unmasked", is_flag=True, help="Full ID numbers instead of 110105********002X.")
+@with_appcontext
+def export_command(dataset: str, fmt: str | None, out: str, unmasked: bool) -> None:
+    """Export records for staff reports: membership | home-office | legal-aid | escalations."""
+    from bot.extensions import db
+    from bot.services.export import export
+
+    fmt = fmt or ("xlsx" if out.lower().endswith(".xlsx") else "csv")
+    count = export(db.session, dataset, fmt, out, unmasked=unmasked)
+    click.echo(f"已导出 {count} 行到 {out}")
+    if unmasked:
+        click.echo("注意：文件包含完整身份证号，请妥善保管，用完及时删除。", err=True)
+
+
+jobs_cli = click.Group("jobs", help="Scheduled jobs: reminders, notices, staff alerts, slots, retention.")
+
+
+@jobs_cli.command("tick")
+@with_appcontext
+def jobs_tick() -> None:
+    """Run what is due now, once (idempotent: fit for cron or a systemd timer)."""
+    from bot import jobs
+
+    scheduler = jobs.Scheduler()
+    try:
+        click.echo(jobs.summary(scheduler.tick()))
+    except jobs.SettingError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        scheduler.release()
+
+
+@jobs_cli.command("run")
+@click.option("--loop", is_flag=True, help="Keep ticking (every JOBS_INTERVAL_SECONDS) while holding the lease.")
+@click.option("--interval", type=float, help="Seconds between ticks (default: JOBS_INTERVAL_SECONDS).")
+@with_appcontext
+def jobs_run(loop: bool, interval: float | None) -> None:
+    """Run the scheduler: once, or with --loop until Ctrl-C / SIGTERM (then the lease is given up)."""
+    import signal
+    import threading
+
+    from bot import jobs
+
+    stop, last = threading.Event(), [""]
+    if loop:
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def report(results) -> None:  # what was done, and a quiet or waiting state only when it changes
+        text = jobs.summary(results)
+        if results or text != last[0]:
+            click.echo(text)
+        last[0] = text
+
+    try:
+        jobs.Scheduler().loop(stop, interval or current_app.config["JOBS_INTERVAL_SECONDS"], report, once=not loop)
+    except jobs.SettingError as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        click.echo("stopped")

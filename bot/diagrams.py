@@ -1,4 +1,4 @@
-"""State diagrams of the flows, drawn from their STATES / TRANSITIONS tables as Mermaid (`flask flows diagram`).
+"""State diagrams of the flows, drawn from their states / transitions tables as Mermaid (`flask flows diagram`).
 
 transitions' own Mermaid engine (GraphMachine, graph_engine="mermaid") builds the graph; this
 module only gives it the Chinese step titles, turns its title line into valid front matter and
@@ -12,10 +12,10 @@ import click
 from transitions.extensions import GraphMachine
 
 from bot.flows import FLOWS
-from bot.flows.steps import Step
+from bot.flows.engine import Step
 
 HEADER = ("# 对话流程图\n\n"
-          "由 `flask flows diagram --out docs/flows.md` 根据 bot/flows/*.py 的 STATES / TRANSITIONS 表生成，"
+          "由 `flask flows diagram --out docs/flows.md` 根据 bot/flows/*.py 的 Flow(states=…, transitions=…) 表生成，"
           "请勿手工修改。\n\n"
           "每个方框是一个步骤（中文标题，括号里是存储用的状态名）；箭头上的 answer 表示职工回答了这一步，"
           "back 表示「返回」，方括号里是条件（! 表示条件不成立）。\n\n"
@@ -23,7 +23,7 @@ HEADER = ("# 对话流程图\n\n"
 
 
 class _TitledStep(Step):
-    """A Step whose diagram label is its Chinese title (STATES "title") and its stored name."""
+    """A Step whose diagram label is its Chinese title (its "title") and its stored name."""
 
     @property
     def label(self) -> str:
@@ -40,22 +40,22 @@ class _Model:
 
 def mermaid(flow) -> str:
     """The flow's state diagram as Mermaid stateDiagram-v2 text."""
-    machine = _DiagramMachine(model=_Model(), states=flow.STATES, transitions=flow.TRANSITIONS,
-                              initial=flow.STATES[0]["name"], auto_transitions=False, send_event=True,
+    machine = _DiagramMachine(model=_Model(), states=flow.states, transitions=flow.transitions,
+                              initial=flow.states[0]["name"], auto_transitions=False, send_event=True,
                               graph_engine="mermaid", show_conditions=True)
     lines = machine.model.get_graph().source.splitlines()
     # transitions writes "---\n<title>\n---" and per-node colour classes; keep the graph itself.
     body = [line for line in lines[3:] if not line.strip().startswith(("Class ", "classDef "))]
-    finals = [f"  {s['name']} --> [*]" for s in flow.STATES if s.get("final")]
-    return "\n".join(["---", f"title: {flow.TITLE}（{flow.NAME}）", "---", *body, *finals])
+    finals = [f"  {s['name']} --> [*]" for s in flow.states if s.get("final")]
+    return "\n".join(["---", f"title: {flow.title}（{flow.name}）", "---", *body, *finals])
 
 
 def document(flows=None) -> str:
     flows = flows if flows is not None else FLOWS.values()
     parts = [HEADER]
     for flow in flows:
-        parts.append(f"## {flow.TITLE}（flow.{flow.NAME}）\n\n"
-                     f"源文件：bot/flows/{flow.NAME}.py\n\n```mermaid\n{mermaid(flow)}\n```\n")
+        parts.append(f"## {flow.title}（{flow.name}）\n\n"
+                     f"源文件：bot/flows/{flow.name}.py\n\n```mermaid\n{mermaid(flow)}\n```\n")
     return "\n".join(parts)
 
 

@@ -1,207 +1,203 @@
-"""Dialog engine: load and lock the worker's dialog row, global commands, steps, re-asking, expiry.
+"""The dialog: global commands (an explicit table), the step of the flow in progress, the hand-off.
 
-Flows are data (bot/flows/*); this module runs them on `transitions`. State lives only in the
-Dialog row (flow, state, slots, context), so any worker process can continue any conversation.
+A flow is data (bot/flows/*) run by bot/flows/engine.py; this module decides what happens around
+a step: a global command (取消, 返回, 菜单, 转人工, 继续, 结束人工) works in every state; in a
+free-text step, a service phrase or a question is recognised and the worker is asked before it
+is stored as the answer; three wrong answers in a row offer 转人工; while staff own the
+conversation, messages go to them and the worker is always told how to get back. `finish()` is
+the last touch on every reply: the expiry notice and the worker's script.
 """
 from __future__ import annotations
 
 import re
-import unicodedata
-from datetime import timedelta
 
-from sqlalchemy import bindparam, select
-
-from bot import texts
-from bot.clock import aware, now
-from bot.flows import FLOWS
-from bot.flows.steps import FlowMachine, Invalid
-from bot.models import Dialog
+from bot import texts, vocabulary
+from bot.flows import FLOWS, engine
+from bot.nlu.normalise import is_traditional, script, to_traditional
 from bot.services import handoff
+from bot.targets import core, run
 
-# Global commands work in every state; Traditional forms included (they arrive before any
-# normalisation). Keys are compared after NFKC and punctuation stripping.
-COMMANDS = {
-    **dict.fromkeys(["取消", "退出", "取消办理", "不办了", "算了"], "cancel"),
-    **dict.fromkeys(["返回", "上一步", "返回上一步"], "back"),
-    **dict.fromkeys(["菜单", "帮助", "菜單", "幫助", "選單", "menu", "help", "?"], "menu"),
-    **dict.fromkeys(["转人工", "轉人工", "人工", "人工服务", "人工服務", "人工客服", "找人工"], "handoff"),
-    **dict.fromkeys(["继续", "繼續", "继续办理", "繼續辦理"], "resume"),
-    **dict.fromkeys(["结束人工", "結束人工", "返回机器人", "返回機器人"], "end_handoff"),
-}
-MAX_FAILURES = 3
-# Built once (SQLAlchemy memoizes its cache key); loading the row is on every message's path.
-DIALOG_FOR_UPDATE = select(Dialog).where(Dialog.worker_id == bindparam("worker_id")).with_for_update()
+# A question typed into a long free-text answer (a description) is still likely the answer itself;
+# only one that reads as a question is asked about. Short fields (a name, an address) ask always.
+QUESTION_MARKERS = re.compile(r"[?？]|吗|怎么|如何|多少|能不能|可不可以|是否|咋|啥")
+QUESTION_MIN_SCORE = 0.5  # the router's confidence before a typed question interrupts a step
+LONG_ANSWER = 100  # characters: a step taking this much text is a description
 
 
-def command_of(text: str) -> str | None:
-    key = re.sub(r"[\s。.!！?？~～,，「」]", "", unicodedata.normalize("NFKC", text or "")).lower()
-    return COMMANDS.get(key) or ("menu" if key == "" else None)
+# -- global commands ----------------------------------------------------------------------------
+def cancel(conv, said: str) -> str:
+    context = conv.context
+    if conv.flow_name is None:
+        if context.suspended is not None:
+            title = FLOWS[context.take_suspended().flow].title
+            return texts.CANCELLED.format(title=title)
+        context.clear()
+        return core.menu_reply(conv, texts.NOTHING_TO_CANCEL.removesuffix(texts.MENU))
+    title = FLOWS[conv.flow_name].title
+    conv.end_flow()
+    context.clear()
+    return texts.CANCELLED.format(title=title) + core.paused_note(conv)
 
 
-class FlowRun:
-    """The model a flow's state machine drives for one message (never the ORM row itself)."""
+def back(conv, said: str) -> str:
+    if not conv.in_flow:
+        return core.menu_reply(conv, texts.NOTHING_TO_CANCEL.removesuffix(texts.MENU))
+    flow = FLOWS[conv.flow_name]
+    conv.context.clear()
+    prompt = engine.back(conv, flow)
+    return prompt if prompt is not None else texts.NOTHING_TO_GO_BACK + "\n\n" + engine.prompt(conv, flow)
 
-    def __init__(self, engine: DialogEngine, state: str, slots: dict):
-        self.state, self.slots = state, dict(slots)
-        self.worker, self.session, self.config = engine.worker, engine.session, engine.config
-        self.notes: list[str] = []  # extra lines a callback wants the worker to see
+
+def menu(conv, said: str) -> str:
+    if conv.flow_name is not None:
+        conv.context.pause()
+    return run(conv, "menu")
 
 
-class DialogEngine:
-    def __init__(self, session, worker, config: dict, prepared=None):
-        self.session, self.worker, self.config = session, worker, config
-        # answers.Prepared for the message's text, worked out before the write lock (the route,
-        # script, shortcut); bot.answers uses it for that same text instead of redoing it here.
-        self.prepared = prepared
-        self.row = self._load()
-        self.notice = self._expire()
+def resume(conv, said: str) -> str:
+    context = conv.context
+    if conv.flow_name is None and context.suspended is not None:
+        suspended = context.take_suspended()
+        conv.set_flow(suspended.flow, suspended.state, suspended.slots)
+    if conv.flow_name is None:
+        return core.menu_reply(conv, texts.NOTHING_TO_RESUME.removesuffix(texts.MENU))
+    context.resume()
+    context.clear()
+    return engine.prompt(conv, FLOWS[conv.flow_name])
 
-    # -- storage -------------------------------------------------------------------------
-    def _load(self) -> Dialog:
-        row = self.session.scalars(DIALOG_FOR_UPDATE, {"worker_id": self.worker.id}).first()
-        if row is None:
-            row = Dialog(worker_id=self.worker.id, slots={}, context={}, failures=0)
-            self.session.add(row)
-        return row
 
-    def _expire(self) -> str:
-        timeout = timedelta(minutes=self.config.get("DIALOG_TIMEOUT_MINUTES", 30))
-        if self.row.updated_at is None or now() - aware(self.row.updated_at) <= timeout:
-            return ""
-        title = self.flow.TITLE if self.row.flow in FLOWS else ""
-        self.finish()
-        self.row.context = {}
-        return texts.EXPIRED.format(title=title) + "\n\n" if title else ""
+def hand_over(conv, said: str) -> str:
+    return run(conv, "flow.handoff")
 
-    def touch(self) -> None:
-        self.row.updated_at = now()
 
-    def set_context(self, **values) -> None:
-        self.row.context = {k: v for k, v in {**self.row.context, **values}.items() if v is not None}
+def end_handoff(conv, said: str) -> str:
+    """结束人工 when no hand-off is open: nothing to end, the menu to go on with."""
+    return core.menu_reply(conv, texts.HANDOFF_ENDED.removesuffix(texts.MENU))
 
-    def finish(self) -> None:
-        self.row.flow = self.row.state = None
-        self.row.slots, self.row.failures = {}, 0
-        self.set_context(paused=None)
 
-    @property
-    def flow(self):
-        return FLOWS.get(self.row.flow)
+COMMANDS = {"cancel": cancel, "back": back, "menu": menu, "handoff": hand_over, "resume": resume,
+            "end_handoff": end_handoff}
+WHAT_COMMANDS_DO = {"cancel": "取消办理", "back": "返回上一步", "menu": "使用菜单", "resume": "继续办理"}
 
-    @property
-    def in_flow(self) -> bool:
-        return self.flow is not None and not self.row.context.get("paused")
 
-    def machine(self, run: FlowRun) -> FlowMachine:
-        flow = self.flow
-        return FlowMachine(model=run, states=flow.STATES, transitions=flow.TRANSITIONS, initial=run.state,
-                           auto_transitions=False, send_event=True)
+def command(conv, name: str, said: str) -> str:
+    return COMMANDS[name](conv, said)
 
-    # -- entry points ---------------------------------------------------------------------
-    def handle_text(self, text: str) -> str:
-        from bot import answers
 
-        self.touch()
-        reply = self._handle(text, answers)
-        return self.notice + reply if reply else reply
+# -- the step of the flow in progress ------------------------------------------------------------
+def step(conv, text: str, value=None) -> str:
+    """The worker's answer to the current step (or their pick from a switch question)."""
+    flow = FLOWS[conv.flow_name]
+    context = conv.context
+    offer = context.offer
+    if offer is not None and offer.kind == "switch":
+        picked = context.pick(text)
+        if picked == "switch.answer":  # "this IS my answer": take the words they typed before
+            context.clear()
+            return _answer(conv, flow, offer.said or "", value, check=False)
+        if picked is not None:
+            return run(conv, picked)
+        context.clear()  # they answered something else: take it as the answer to the step
+    return _answer(conv, flow, text, value, check=value is None)
 
-    def _handle(self, text: str, answers) -> str:
-        cmd = command_of(text)
-        if self.worker.owner == "staff":
-            if cmd == "end_handoff":
-                handoff.close(self.session, self.worker, by="worker")
-                return texts.HANDOFF_ENDED
-            handoff.add_message(self.session, self.worker, text)
-            return texts.HANDOFF_QUEUED
-        if cmd:
-            return getattr(self, f"cmd_{cmd}")()
-        if self.in_flow:
-            return self.answer(text)
-        return answers.respond(self, text)
 
-    def start(self, name: str, **slots) -> str:
-        """Enter a flow at its first step (a flow may refuse, e.g. an application already exists)."""
-        flow = FLOWS[name]
-        refusal = flow.refuse(self) if hasattr(flow, "refuse") else None
-        if refusal:
-            return refusal
-        self.finish()
-        first = flow.initial(self) if hasattr(flow, "initial") else flow.STATES[0]["name"]
-        self.row.flow, self.row.state, self.row.slots = name, first, dict(slots)
-        self.set_context(choices=None, feedback=None, more=None)
-        return self.current_prompt()
+def _answer(conv, flow, text: str, value, check: bool) -> str:
+    current = engine.step_of(flow, conv.state)
+    other = _other_request(conv, flow, current, text) if check else None
+    if other is not None and current.free_text:
+        return _ask_switch(conv, flow, current, text, other)
+    result = engine.answer(conv, flow, text, value)
+    if result.invalid:
+        phrase = vocabulary.target(text) if check else None
+        if phrase is not None and phrase != f"flow.{flow.name}":  # not an answer, but a request we know
+            return _ask_switch(conv, flow, current, text, phrase)
+        offer = texts.OFFER_HANDOFF if conv.row.failures >= engine.MAX_FAILURES else ""
+        return result.reply + offer
+    if result.finished and conv.context.suspended is not None:
+        return result.reply + "\n\n" + texts.RESUME_LATER.format(title=FLOWS[conv.context.suspended.flow].title)
+    return result.reply
 
-    def current_prompt(self) -> str:
-        run = FlowRun(self, self.row.state, self.row.slots)
-        return self.machine(run).get_state(run.state).prompt(run)
 
-    def answer(self, text: str, value=None) -> str:
-        """Parse the answer to the current step, store it and move on."""
-        run = FlowRun(self, self.row.state, self.row.slots)
-        machine = self.machine(run)
-        step = machine.get_state(run.state)
-        try:
-            value = step.parse(text) if value is None else value
-        except Invalid as exc:
-            self.row.failures += 1
-            reply = texts.RETRY_HINT.format(hint=exc.hint)
-            return reply + (texts.OFFER_HANDOFF if self.row.failures >= MAX_FAILURES else "")
-        run.slots = {**run.slots, step.slot: value}
-        run.trigger("answer")
-        new = machine.get_state(run.state)
-        reply = "\n".join([*run.notes, new.prompt(run)])
-        if new.final:
-            self.finish()
-        else:
-            self.row.state, self.row.slots, self.row.failures = run.state, run.slots, 0
+def _other_request(conv, flow, current, text: str) -> str | None:
+    """In a free-text step: a service phrase (我的入会进度, 法律援助) or a confidently routed question."""
+    if not current.free_text:
+        return None
+    target = vocabulary.target(text)
+    if target is not None:
+        return None if target == f"flow.{flow.name}" else target
+    prepared = conv.prepared
+    route = prepared.route if prepared is not None and prepared.text == text else None
+    if route is None or route.target in ("clarify", "fallback") or route.score < QUESTION_MIN_SCORE:
+        return None
+    if route.target.startswith("smalltalk.") or route.target == f"flow.{flow.name}":
+        return None
+    long_answer = getattr(current.parse, "max_len", 0) >= LONG_ANSWER
+    return route.target if not long_answer or QUESTION_MARKERS.search(text) else None
+
+
+def _ask_switch(conv, flow, current, text: str, other: str) -> str:
+    what = _describe(other)
+    step_name = current.title or "这一项"
+    long_answer = getattr(current.parse, "max_len", 0) >= LONG_ANSWER
+    stay = "switch.answer" if long_answer else "switch.stay"
+    stay_words = (texts.SWITCH_STAY_ANSWER if long_answer else texts.SWITCH_STAY_STEP).format(step=step_name)
+    conv.context.offer_list("switch", [f"switch.go:{other}", stay], ["是", "不是"], said=text)
+    return texts.SWITCH_ASK.format(title=flow.title, step=step_name, what=what, stay=stay_words)
+
+
+def _describe(target: str) -> str:
+    """「看看我的入会进度」: how the switch question names the other request."""
+    from bot import faq
+
+    if target.startswith("flow.") and target.removeprefix("flow.") in FLOWS:
+        return f"办理「{FLOWS[target.removeprefix('flow.')].title}」"
+    names = {"flow.handoff": "转人工", "union.application_status": "查看入会进度", "legal_aid.bookings": "查看我的预约",
+             "legal_aid.cancel": "取消预约", "menu": "看菜单", "flow.home_office": "办理居家办公报备/打卡"}
+    if target in names:
+        return names[target]
+    try:
+        return f"看看「{faq.title(target)}」的解答"
+    except KeyError:
+        return "办理别的事"
+
+
+def location(conv, label: str, value: dict) -> str | None:
+    """A shared location answers a step that takes one; None when no step does."""
+    if not conv.in_flow:
+        return None
+    current = engine.step_of(FLOWS[conv.flow_name], conv.state)
+    return step(conv, label, value) if current.accepts_location else None
+
+
+# -- while staff own the conversation ----------------------------------------------------------
+def during_handoff(conv, text: str, name: str | None) -> str:
+    """Messages go to staff; 结束人工 hands back to the bot; other commands are explained, not lost."""
+    if name == "end_handoff":
+        handoff.close(conv.session, conv.worker, by="worker")
+        return core.menu_reply(conv, texts.HANDOFF_ENDED.removesuffix(texts.MENU)) + core.paused_note(conv)
+    if name == "handoff":
+        return texts.HANDOFF_ALREADY
+    if name in WHAT_COMMANDS_DO:
+        return texts.HANDOFF_COMMAND_WAIT.format(said=text.strip()[:10], what=WHAT_COMMANDS_DO[name])
+    handoff.add_message(conv.session, conv.worker, text)
+    return texts.HANDOFF_QUEUED
+
+
+# -- the last touch on every reply ----------------------------------------------------------------
+def finish(conv, reply, said: str | None = None):
+    """Prefix the expiry notice and reply in the worker's script (Traditional until they write
+    Simplified again). Non-text replies pass through."""
+    if not isinstance(reply, str) or not reply:
         return reply
-
-    def accepts_location(self) -> bool:
-        return self.in_flow and self.machine(FlowRun(self, self.row.state, {})).get_state(self.row.state).accepts_location
-
-    # -- global commands ------------------------------------------------------------------
-    def cmd_cancel(self) -> str:
-        if self.flow is None:
-            self.set_context(choices=None, feedback=None, more=None)
-            return texts.NOTHING_TO_CANCEL
-        title = self.flow.TITLE
-        self.finish()
-        return texts.CANCELLED.format(title=title)
-
-    def cmd_back(self) -> str:
-        if not self.in_flow:
-            return texts.NOTHING_TO_CANCEL
-        run = FlowRun(self, self.row.state, self.row.slots)
-        machine = self.machine(run)
-        # No back transition, or only conditional ones that do not apply now (trigger → False).
-        if "back" not in machine.get_triggers(run.state) or not run.trigger("back"):
-            return texts.NOTHING_TO_GO_BACK + "\n\n" + self.current_prompt()
-        self.row.state, self.row.failures = run.state, 0
-        return self.current_prompt()
-
-    def cmd_menu(self) -> str:
-        choices = [target for _, target in texts.MENU_ITEMS]
-        self.set_context(choices=choices, feedback=None, more=None)
-        if self.flow is not None:
-            self.set_context(paused=True)
-            return texts.MENU + "\n" + texts.PAUSED.format(title=self.flow.TITLE)
-        return texts.MENU
-
-    def cmd_resume(self) -> str:
-        if self.flow is None:
-            return texts.NOTHING_TO_CANCEL
-        self.set_context(paused=None, choices=None)
-        return self.current_prompt()
-
-    def cmd_handoff(self, reason: str | None = None) -> str:
-        if self.worker.owner == "staff":
-            return texts.HANDOFF_ALREADY
-        if reason is None:
-            reason = ("invalid_input" if self.in_flow and self.row.failures >= MAX_FAILURES
-                      else "not_helpful" if self.row.context.get("unhelpful") else "asked")
-        if self.flow is not None:
-            self.set_context(paused=True)
-        return handoff.open(self.session, self.worker, reason, office_hours=self.config.get("OFFICE_HOURS", ""))
-
-    def cmd_end_handoff(self) -> str:
-        return texts.HANDOFF_ENDED
+    if conv.expired_flow is not None and conv.expired_flow in FLOWS:
+        reply = texts.EXPIRED.format(title=FLOWS[conv.expired_flow].title) + "\n\n" + reply
+    context = conv.context
+    if said:
+        prepared = conv.prepared
+        traditional = (prepared.traditional if prepared is not None and prepared.text == said
+                       else is_traditional(said))
+        if traditional:
+            context.traditional = True
+        elif context.traditional and script(said) == "simplified":
+            context.traditional = False
+    return to_traditional(reply) if context.traditional else reply

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 Handler = Callable[[Any, "Ctx"], Any]
@@ -10,13 +10,13 @@ Handler = Callable[[Any, "Ctx"], Any]
 
 @dataclass
 class Ctx:
-    """What a handler gets besides the message: the worker row, the DB session, the dialog engine."""
+    """What a handler gets besides the message: the worker row, the DB session, the settings and
+    the worker's conversation (bot.conversation.Conversation: its Dialog row loads on first use)."""
 
     worker: Any
     session: Any
-    dialog: Any
     config: dict
-    outbox: list = field(default_factory=list)
+    conversation: Any
 
 
 class Handlers:

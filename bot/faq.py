@@ -28,6 +28,7 @@ TARGETS_FILE = "targets.txt"          # committed copy of the ids in faq-topics.
 OUT_OF_SCOPE_FILE = "out_of_scope.yaml"
 REGIONS_FILE = "regions.yaml"
 USERDICT_FILE = "userdict.txt"
+VOCABULARY_FILE = "vocabulary.yaml"   # fixed phrases, bot/vocabulary.py
 
 FAQ_PREFIXES = ("legal.", "home_office.", "union.", "service.")
 ROUTING_PREFIXES = FAQ_PREFIXES + ("flow.", "smalltalk.")
@@ -36,7 +37,7 @@ NON_ENTRY_TARGETS = {"fallback", "clarify"}
 MAX_ANSWER_CHARS = 2000    # a whole answer; at ~300 chars a page this is 6–8 pages
 PAGE_CHARS = 300           # faq-topics.md: at most ~300 characters before a continuation
 PAGE_BYTES = 2048          # WeChat passive-reply content limit (UTF-8 bytes)
-MORE = "回复 N 查看更多"      # bot/answers.py treats a reply of N (or 更多) as "next page"
+FOOTER_BYTES = 120         # room left on each page for the conversation layer's "（1/3）回复「更多」…"
 NEXT_LABELS = {"flow.handoff": "转人工"}  # a shorter reply phrase than the flow title
 
 _PLACEHOLDER_RE = re.compile(r"\{(\w+)\}")
@@ -208,7 +209,7 @@ def _out_of_scope(directory: Path) -> tuple[str, ...]:
 
 
 def _entry_files(directory: Path) -> list[Path]:
-    special = {OUT_OF_SCOPE_FILE, REGIONS_FILE}
+    special = {OUT_OF_SCOPE_FILE, REGIONS_FILE, VOCABULARY_FILE}
     return sorted(p for p in directory.glob("*.yaml") if p.name not in special)
 
 
@@ -259,7 +260,7 @@ def load(directory: str | os.PathLike | None = None) -> Catalogue:
     for e in entries.values():
         if e.answer:
             for page in paginate(render_text(e.id, cat)):
-                if len(page.encode("utf-8")) >= PAGE_BYTES:
+                if len(page.encode("utf-8")) >= PAGE_BYTES - FOOTER_BYTES:
                     raise FaqError(f"a rendered page is {len(page.encode())} bytes "
                                    f"(limit {PAGE_BYTES})", e.file, e.id)
     return cat
@@ -404,8 +405,8 @@ def _split_long(paragraph: str, limit: int) -> list[str]:
 def paginate(text: str, limit: int = PAGE_CHARS) -> list[str]:
     """Pack paragraphs (blank-line separated) into pages of at most `limit` characters.
 
-    A paragraph longer than a page is split at line ends, then at sentence ends. Every page
-    but the last ends with "回复 N 查看更多".
+    A paragraph longer than a page is split at line ends, then at sentence ends. Pages carry no
+    "more" footer: the conversation layer adds one, with the page count and the words that work.
     """
     paragraphs = []
     for para in re.split(r"\n\s*\n", text.strip()):
@@ -426,9 +427,7 @@ def paginate(text: str, limit: int = PAGE_CHARS) -> list[str]:
         current.append(para)
     if current:
         pages.append("\n\n".join(current))
-    out = [f"{page}\n\n{MORE}" for page in pages[:-1]]
-    out.append(pages[-1] if pages else "")
-    return out
+    return pages or [""]
 
 
 def _next_line(e: Entry, cat: Catalogue) -> str:
@@ -461,7 +460,7 @@ def render_text(faq_id: str, cat: Catalogue | None = None) -> str:
 
 
 def render(faq_id: str, traditional: bool = False) -> list[str]:
-    """Pages ready to send, each under 2048 bytes; Traditional script on request."""
+    """Page bodies, each under 2048 bytes with room for a footer; Traditional script on request."""
     pages = paginate(render_text(faq_id))
     if traditional:
         from bot.nlu.normalise import to_traditional

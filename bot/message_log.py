@@ -19,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from bot.clock import now
+from bot.masking import mask
 from bot.models import Message
 
 PENDING = "message_log.pending"
@@ -28,8 +29,8 @@ INSERT = Message.__table__.insert()
 
 def record(session, worker_id: int, direction: str, kind: str, content: str,
            dedupe_key: str | None = None, reply_xml: str | None = None) -> dict:
-    """Log one message; returns the row (a dict) to be written with this transaction."""
-    row = {"worker_id": worker_id, "direction": direction, "kind": kind, "content": (content or "")[:4000],
+    """Log one message, personal numbers masked; returns the row (a dict) written with this transaction."""
+    row = {"worker_id": worker_id, "direction": direction, "kind": kind, "content": mask(content or "")[:4000],
            "dedupe_key": dedupe_key, "reply_xml": reply_xml, "created_at": now()}
     _session(session).info.setdefault(PENDING, []).append(row)
     return row

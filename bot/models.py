@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.clock import now
@@ -26,6 +27,8 @@ class Worker(db.Model):
     owner: Mapped[str] = mapped_column(String(8), default="bot")
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=now)
     last_seen_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # 退订提醒 / 恢复提醒 (bot/services/reminders.py): no scheduled reminders while True.
+    reminders_off: Mapped[bool] = mapped_column(Boolean, default=False)
 
     def mark_subscribed(self, scene: str | None = None) -> None:
         self.subscribed, self.subscribed_at, self.unsubscribed_at = True, now(), None
@@ -221,7 +224,8 @@ class HomeOfficeRegistration(db.Model):
 
 
 class HealthCheckin(db.Model):
-    """每日健康打卡: one per worker per day (a second one the same day updates it)."""
+    """每日健康打卡: one reading. A worker may check in more than once a day; every reading is kept
+    and the day shows the worst (bot.services.home_office.Day)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     worker_id: Mapped[int] = mapped_column(ForeignKey("worker.id"), index=True)
@@ -238,7 +242,7 @@ class HealthCheckin(db.Model):
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=now, onupdate=now)
 
     worker: Mapped[Worker] = relationship()
-    __table_args__ = (UniqueConstraint("worker_id", "day", name="uq_checkin_worker_day"),)
+    __table_args__ = (Index("ix_checkin_worker_day", "worker_id", "day"),)
 
 
 class LegalAidSlot(db.Model):
@@ -249,6 +253,7 @@ class LegalAidSlot(db.Model):
     ends_at: Mapped[datetime] = mapped_column(Timestamp)
     capacity: Mapped[int] = mapped_column(Integer, default=3)
     place: Mapped[str] = mapped_column(String(128), default="")
+    mode: Mapped[str] = mapped_column(String(12), default="in_person")  # in_person | online
 
     __table_args__ = (UniqueConstraint("starts_at", "place", name="uq_slot_start_place"),)
 
@@ -281,3 +286,39 @@ class AuditLog(db.Model):
     target_type: Mapped[str | None] = mapped_column(String(32))  # e.g. membership_application
     target_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # counts and reasons, never personal data
+
+
+# --- issue 10: scheduled jobs and staff alerts (wt10b) ---
+
+class JobOccurrence(db.Model):
+    """One run of a scheduled job for one subject (a worker's reminder on a day, a booking, a day's
+    retention run). The unique key makes it happen once, however many ticks or processes try."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), unique=True)  # e.g. checkin_reminder:<worker_id>:<date>
+    job: Mapped[str] = mapped_column(String(32))
+    day: Mapped[date] = mapped_column(Date)  # the Beijing date it belongs to
+    outcome: Mapped[str] = mapped_column(String(16), default="done")  # done | queued | held | skipped
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=now)
+
+    __table_args__ = (Index("ix_job_occurrence_job_day", "job", "day"),)
+
+
+class StaffAlert(db.Model):
+    """A new escalation (转人工 or a flagged check-in) for the on-duty staff: one per escalation,
+    shown on the workbench, and pushed to the optional webhook and e-mail address."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(ForeignKey("escalation.id", ondelete="CASCADE"), unique=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=now, index=True)
+    seen_at: Mapped[datetime | None] = mapped_column(Timestamp)  # the workbench sets it
+    seen_by: Mapped[str | None] = mapped_column(String(64))
+    # Per channel: None (not configured when the alert was made) | pending | sent | failed
+    webhook_status: Mapped[str | None] = mapped_column(String(8))
+    email_status: Mapped[str | None] = mapped_column(String(8))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    escalation: Mapped[Escalation] = relationship()

@@ -16,7 +16,7 @@ from typing import Literal
 
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
 
-from bot import wechat_templates
+from bot import texts, wechat_templates
 from bot.clock import LOCAL_TZ, aware, now
 from bot.models import OUTBOX_PURPOSES, Outbox, Worker
 
@@ -42,6 +42,15 @@ def queue(session, worker_id: int, content: str, dedupe_key: str, kind: str = "t
                  not_before=not_before, payload={"content": content, **payload})
     session.add(row)
     return row
+
+
+def notify(session, worker_id: int, notice: str, dedupe_key: str, *, purpose: str = "notice",
+           not_before=None, **params) -> Outbox | None:
+    """Queue one of the worker notices in bot/texts.py NOTICES, filled with `params`: services say
+    what happened (membership.approved, handoff.closed …), the wording lives with the other texts."""
+    # The params also fill the purpose's template message when the window is closed (wechat_templates.yaml).
+    return queue(session, worker_id, texts.NOTICES[notice].format(**params), dedupe_key, purpose=purpose,
+                 not_before=not_before, notice=notice, **{k: v for k, v in params.items() if v is not None})
 
 
 def queue_late_reply(session, worker_id: int, text: str, dedupe_key: str) -> Outbox | None:

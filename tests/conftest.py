@@ -1,25 +1,16 @@
-"""Fixtures: app, client, runner, db_session, chat, clock, fake_wechat (flaskr's conftest plus transcripts)."""
+"""Fixtures: app, client, runner, db_session, chat, clock, wechat_api, fake_wechat (helpers: tests/support.py)."""
 from __future__ import annotations
 
 import shutil
-import threading
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 import yaml
 from flask_migrate import upgrade
-from sqlalchemy import select
 
 from app import create_app
 from bot.extensions import db
 from bot.fake_wechat import FakeWeChat
-from bot.models import Dialog, Worker
-from bot.simulator import WeChatSim
-
-AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters, as WeChat issues them
-APP_ID = "wx_test_app_id"
+from tests.support import APP_ID, Chat, Clock
 
 
 @pytest.fixture(scope="session")
@@ -68,70 +59,6 @@ def db_session(app):
         db.session.remove()
 
 
-class Chat:
-    """A worker talking to /wechat: signed XML in, the bot's reply text out, with a transcript."""
-
-    def __init__(self, app, openid="o_worker_1", encrypt=False):
-        self.app = app
-        self.sim = WeChatSim(app.test_client(), app.config, openid=openid, encrypt=encrypt)
-        self.transcript: list[tuple[str, str]] = []
-
-    def say(self, text: str) -> str:
-        reply = self.sim.say(text)
-        self.transcript += [("worker", text), ("bot", reply)]
-        return reply
-
-    def send(self, msg_type, fields=None, **kw) -> str:
-        reply = self.sim.send(msg_type, fields, **kw)
-        self.transcript += [("worker", f"[{msg_type}] {fields}"), ("bot", reply)]
-        return reply
-
-    def event(self, event, key=None) -> str:
-        reply = self.sim.event(event, key)
-        self.transcript += [("worker", f"[event {event} {key or ''}]"), ("bot", reply)]
-        return reply
-
-    def expect(self, *turns):
-        for said, fragment in turns:
-            reply = self.say(said)
-            assert fragment in reply, f"expected {fragment!r} in the reply\n{self.format_transcript()}"
-
-    def format_transcript(self) -> str:
-        return "\n".join(f"{who:>6}: {line}" for who, line in self.transcript)
-
-    def _dialog(self):
-        with self.app.app_context():
-            worker = db.session.scalars(select(Worker).where(Worker.openid == self.sim.openid)).first()
-            row = worker and db.session.scalars(select(Dialog).where(Dialog.worker_id == worker.id)).first()
-            result = (row.flow, row.state, dict(row.slots)) if row and row.flow else None
-            db.session.remove()
-            return result
-
-    @property
-    def state(self):
-        dialog = self._dialog()
-        return dialog[:2] if dialog else None
-
-    @property
-    def slots(self):
-        dialog = self._dialog()
-        return dialog[2] if dialog else {}
-
-    def start(self, target: str, state: str | None = None, **slots):
-        """Seed a dialog mid-flow, as if the worker had answered the earlier steps."""
-        self.say("你好")  # creates the worker row through the webhook
-        with self.app.app_context():
-            worker = db.session.scalars(select(Worker).where(Worker.openid == self.sim.openid)).one()
-            row = db.session.scalars(select(Dialog).where(Dialog.worker_id == worker.id)).one()
-            from bot.flows import FLOWS
-
-            flow = FLOWS[target.removeprefix("flow.")]
-            row.flow, row.slots, row.context = flow.NAME, slots, {}
-            row.state = state or next(s["name"] for s in flow.STATES if s.get("slot") not in slots)
-            db.session.commit()
-            db.session.remove()
-
-
 @pytest.fixture
 def chat(app):
     return Chat(app)
@@ -140,30 +67,6 @@ def chat(app):
 @pytest.fixture
 def make_chat(app):
     return lambda openid="o_worker_1", **kw: Chat(app, openid=openid, **kw)
-
-
-class Clock:
-    """Controls 'now' for expiry, check-ins and reminders. Times are Beijing local time."""
-
-    def __init__(self):
-        self.traveller = None
-
-    def set(self, when: str):
-        moment = datetime.fromisoformat(when).replace(tzinfo=ZoneInfo("Asia/Shanghai"))
-        self.stop()
-        self.traveller = time_machine.travel(moment, tick=False)
-        self.coordinates = self.traveller.start()
-
-    def advance(self, **delta):
-        from datetime import timedelta
-
-        assert self.traveller is not None, "call clock.set() first"
-        self.coordinates.shift(timedelta(**delta))
-
-    def stop(self):
-        if self.traveller is not None:
-            self.traveller.stop()
-            self.traveller = None
 
 
 @pytest.fixture
@@ -206,27 +109,13 @@ def templates_file(tmp_path):
 
 
 @pytest.fixture
-def api_app(make_app, fake_wechat, templates_file):
+def api_app(make_app, wechat_api):
+    return make_app(WECHAT_API_BASE_URL=wechat_api.url_for("/cgi-bin/"), WECHAT_APP_SECRET="secret")
+
+
+@pytest.fixture
+def fake_app(make_app, fake_wechat, templates_file):
     """The app talking to the fake WeChat API; no templates configured (so closed windows park)."""
     return make_app(WECHAT_API_BASE_URL=fake_wechat.url, WECHAT_APP_SECRET="secret",
                     WECHAT_TEMPLATES_FILE=templates_file(), OUTBOX_BACKOFF_SECONDS=60)
 
-
-def run_together(n: int, body) -> list:
-    """body(i) in n threads released at once by a barrier; results in order, first failure re-raised."""
-    barrier, results, errors = threading.Barrier(n), [None] * n, []
-
-    def target(i):
-        try:
-            barrier.wait(timeout=30)
-            results[i] = body(i)
-        except BaseException as exc:  # noqa: BLE001 – re-raised in the test's thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
-    [t.start() for t in threads]
-    [t.join(timeout=60) for t in threads]
-    assert not any(t.is_alive() for t in threads), "a thread hung"
-    if errors:
-        raise errors[0]
-    return results

@@ -15,7 +15,7 @@ from bot.models import Consent, Dialog, MembershipApplication, Message, Worker
 from bot.services import crypto
 from bot.simulator import WeChatSim
 from tests.test_flow_membership import with_check_digit
-from tests.conftest import run_together
+from tests.support import run_together
 
 WORKERS = 50
 SURNAMES = "赵钱孙李周吴郑王冯陈"
@@ -54,6 +54,7 @@ def answers(p: dict, i: int) -> list[str]:
             str(i % 16 + 1), str(i % 10 + 1)]
 
 
+@pytest.mark.slow
 def test_fifty_workers_apply_at_once(app, server):
     people = [person(i) for i in range(WORKERS)]
     replies: dict[str, list[str]] = {}

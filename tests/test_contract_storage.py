@@ -32,7 +32,7 @@ from bot.extensions import db
 from bot.models import Dialog, Message, Outbox, Worker
 from bot.simulator import WeChatSim
 from bot.wechat_api import client as api_client
-from tests.conftest import APP_ID, Chat, run_together
+from tests.support import APP_ID, Chat, run_together
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
 BACKENDS = [

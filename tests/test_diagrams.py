@@ -1,4 +1,4 @@
-"""flask flows diagram: every flow's STATES / TRANSITIONS table drawn as a Mermaid state diagram."""
+"""flask flows diagram: every flow's states / transitions table drawn as a Mermaid state diagram."""
 from __future__ import annotations
 
 import re
@@ -10,8 +10,8 @@ from bot.flows import FLOWS
 
 
 def edges(flow):
-    """(source, dest, trigger, condition names) for every row of the TRANSITIONS table."""
-    for row in flow.TRANSITIONS:
+    """(source, dest, trigger, condition names) for every row of the transitions table."""
+    for row in flow.transitions:
         if isinstance(row, (list, tuple)):
             row = dict(zip(("trigger", "source", "dest"), row))
         sources = row["source"] if isinstance(row["source"], list) else [row["source"]]
@@ -25,18 +25,25 @@ def edges(flow):
 def test_every_state_and_transition_is_drawn(name):
     flow = FLOWS[name]
     text = mermaid(flow)
-    assert text.startswith(f"---\ntitle: {flow.TITLE}") and "stateDiagram-v2" in text
-    for state in flow.STATES:
+    assert text.startswith(f"---\ntitle: {flow.title}") and "stateDiagram-v2" in text
+    for state in flow.states:
         label = f"{state['title']}（{state['name']}）" if state.get("title") else state["name"]
         assert f'state "{label}" as {state["name"]}' in text
         if state.get("final"):
             assert f"{state['name']} --> [*]" in text
-    assert f"[*] --> {flow.STATES[0]['name']}" in text
+    assert f"[*] --> {flow.states[0]['name']}" in text
     lines = text.splitlines()
     for source, dest, trigger, conditions in edges(flow):
         line = next((ln for ln in lines if ln.strip().startswith(f"{source} --> {dest}:")), None)
         assert line is not None, f"{source} --> {dest} missing"
         assert trigger in line and all(c in line for c in conditions), line
+
+
+@pytest.mark.parametrize("name", sorted(FLOWS))
+def test_every_state_has_a_chinese_title(name):
+    """All diagrams read alike: each box says in Chinese what the step is."""
+    untitled = [s["name"] for s in FLOWS[name].states if not s.get("title")]
+    assert untitled == []
 
 
 def test_legal_aid_diagram_reads_in_chinese():
@@ -53,7 +60,7 @@ def test_cli_writes_one_mermaid_block_per_flow(runner, tmp_path):
     text = out.read_text(encoding="utf-8")
     assert text.count("```mermaid") == len(FLOWS)
     for flow in FLOWS.values():
-        assert f"## {flow.TITLE}（flow.{flow.NAME}）" in text
+        assert f"## {flow.title}（{flow.name}）" in text
     assert "```mermaid" in runner.invoke(args=["flows", "diagram"]).output
 
 

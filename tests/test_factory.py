@@ -48,6 +48,7 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app):
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
 
 
+@pytest.mark.slow
 def test_gunicorn_workers_build_the_router_before_the_first_message(tmp_path):
     """gunicorn.conf.py: each worker loads the router at start-up, so no worker's first message waits
     for it (WeChat retries after 5 s). A real gunicorn, started in the project directory as in the
@@ -75,6 +76,7 @@ def test_gunicorn_workers_build_the_router_before_the_first_message(tmp_path):
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/wechat?signature=x&timestamp=1&nonce=1&echostr=e",
                                        timeout=10)
             assert refused.value.code == 403
+            refused.value.close()  # the error holds the response's socket
         finally:
             proc.terminate()
             proc.wait(timeout=30)

@@ -122,15 +122,15 @@ def test_menu_create_is_checked_and_kept(fake_wechat):
 
 
 def test_runs_as_a_separate_process(unused_port):
-    proc = subprocess.Popen([sys.executable, "-m", "bot.fake_wechat", "--port", str(unused_port)], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        assert "fake WeChat API on" in proc.stdout.readline()
-        stats = requests.get(f"http://127.0.0.1:{unused_port}/_fake/stats", timeout=5).json()
-        assert stats["calls"] == 0
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with subprocess.Popen([sys.executable, "-m", "bot.fake_wechat", "--port", str(unused_port)], cwd=ROOT,
+                          stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}) as proc:
+        try:
+            assert "fake WeChat API on" in proc.stdout.readline()
+            stats = requests.get(f"http://127.0.0.1:{unused_port}/_fake/stats", timeout=5).json()
+            assert stats["calls"] == 0
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
     assert proc.returncode == 0
 
 

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from bot.models import Dialog, Escalation, Message, Outbox, Worker
 from bot.services import handoff
-from tests.conftest import Chat
+from tests.support import Chat
 
 
 def worker(db_session, openid="o_worker_1") -> Worker:
@@ -49,7 +49,11 @@ def test_handoff_from_the_menu_number(chat, db_session):
 
 
 def test_unhelpful_faq_answer_then_handoff_records_why(chat, db_session):
-    assert "12333" in chat.say("公司拖欠工资怎么办")
+    reply = chat.say("公司拖欠工资怎么办")
+    assert "12333" in reply
+    while "回复「更多」" in reply:  # the vote is asked on the last page
+        reply = chat.say("更多")
+    assert "这个回答有帮助吗" in reply
     assert "转人工" in chat.say("2")
     chat.say("转人工")
     e = escalation(db_session)
@@ -72,15 +76,29 @@ def test_while_open_messages_go_to_the_escalation_not_the_bot(chat, db_session):
     chat.say("转人工")
     reply = chat.say("公司拖欠工资怎么办")
     assert "工作人员" in reply and "12333" not in reply  # not answered by the FAQ
-    assert "工作人员" in chat.say("转人工")
-    assert "工作人员" in chat.say("菜单")  # even global commands wait for staff
-    assert "结束人工" in chat.event("CLICK", "LEGAL_AID")  # the menu waits too: no flow starts
+    assert "已经在为您转接人工" in chat.say("转人工")
+    assert "结束人工" in reply  # every automatic reply says how to get back
+    menu = chat.say("菜单")  # not swallowed: explained, with the way back
+    assert "「菜单」暂时用不了" in menu and "结束人工" in menu and "使用菜单" in menu
+    cancel = chat.say("取消")
+    assert "「取消」暂时用不了" in cancel and "结束人工" in cancel
+    assert "结束人工" in chat.click("LEGAL_AID")  # the menu waits too: no flow starts
     assert chat.state is None
     e = escalation(db_session)
-    assert [t["content"] for t in e.transcript][-4:] == ["公司拖欠工资怎么办", "转人工", "菜单", "[点击菜单 LEGAL_AID]"]
+    assert [t["content"] for t in e.transcript if t["direction"] == "in"][-1] == "公司拖欠工资怎么办"
+    assert "回到自动服务" in chat.say("结束人工")
+    assert worker(db_session).owner == "bot"
     assert len(db_session.scalars(select(Escalation)).all()) == 1
     inbound = db_session.scalars(select(Message.content).where(Message.direction == "in")).all()
     assert "公司拖欠工资怎么办" in inbound  # still logged like every message
+
+
+@pytest.mark.parametrize("question", ["你是机器人吗", "你是不是机器人啊", "你是真人吗"])
+def test_asking_whether_this_is_a_robot_is_not_a_handoff(chat, db_session, question):
+    reply = chat.say(question)
+    assert "机器人" in reply and "回复「转人工」" in reply and "已为您转接" not in reply
+    assert worker(db_session).owner == "bot"
+    assert db_session.scalars(select(Escalation)).all() == []
 
 
 def test_the_handoff_menu_key_while_open_says_it_is_already_open(chat, db_session):
@@ -98,6 +116,14 @@ def test_worker_ends_the_handoff_and_the_bot_answers_again(chat, db_session, wor
     assert (e.status, e.closed_by) == ("closed", "worker") and e.closed_at is not None
     assert worker(db_session).owner == "bot"
     assert "12333" in chat.say("公司拖欠工资怎么办")
+
+
+def test_the_end_of_a_handoff_shows_the_menu_and_its_numbers_work(chat, db_session):
+    chat.say("转人工")
+    reply = chat.say("结束人工")
+    assert "回到自动服务" in reply and "2 入会申请" in reply
+    assert "同意" in chat.say("2")  # 2 入会申请: the consent notice
+    assert chat.state == ("membership", "consent")
 
 
 def test_staff_close_it_and_the_worker_is_told(chat, db_session):

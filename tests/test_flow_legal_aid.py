@@ -1,7 +1,6 @@
 """预约法律援助: categories, open slots with capacity, booking at confirm, 我的预约 and 取消预约."""
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +11,7 @@ from bot.flows.legal_aid import category
 from bot.flows.steps import Invalid
 from bot.models import Escalation, LegalAidBooking, LegalAidSlot
 from bot.simulator import WeChatSim
-from tests.conftest import Chat
+from tests.support import Chat, run_together
 
 NOW = "2022-05-20 10:00"  # a Friday
 
@@ -50,9 +49,10 @@ def test_worker_books_a_slot_from_the_menu(chat, db_session, clock, add_slot):
     assert "1. 5月24日（周二）14:00–17:00 · 市总工会一楼接待室" in offer
     chat.expect(("１", "手机号"), ("138-1234-5678", "请确认"))
     confirm = chat.transcript[-1][1]
-    assert "欠薪/克扣工资" in confirm and "5月24日（周二）14:00" in confirm and "13812345678" in confirm
+    assert "欠薪/克扣工资" in confirm and "5月24日（周二）14:00" in confirm and "138****5678" in confirm
+    assert "（现场）" in confirm and "回复 1 提交，回复 2 修改" in confirm
     done = chat.say("确认")
-    assert "预约成功" in done and "5月24日" in done and "取消预约" in done
+    assert "预约成功" in done and "5月24日" in done and "取消预约" in done and "按时到场" in done
     booking = bookings(db_session)[0]
     assert (booking.slot_id, booking.topic, booking.phone, booking.status) == (slot_id, "欠薪/克扣工资",
                                                                                "13812345678", "booked")
@@ -129,18 +129,8 @@ def test_concurrent_confirmations_never_overbook(app, db_session, clock, add_slo
     openids = [f"o_rush_{i}" for i in range(6)]
     for openid in openids:
         to_confirm(Chat(app, openid=openid))
-    replies, errors = [], []
-
-    def confirm(openid):
-        try:
-            replies.append(WeChatSim(app.test_client(), app.config, openid=openid).say("1"))
-        except Exception as exc:  # noqa: BLE001 – reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=confirm, args=(o,)) for o in openids]
-    [t.start() for t in threads]
-    [t.join() for t in threads]
-    assert not errors
+    replies = run_together(len(openids), lambda i: WeChatSim(app.test_client(), app.config,
+                                                               openid=openids[i]).say("1"))
     assert sum("预约成功" in r for r in replies) == 2
     assert sum("约满" in r for r in replies) == 4
     assert len(bookings(db_session, slot_id=slot_id, status="booked")) == 2
@@ -199,7 +189,54 @@ def test_cancelling_a_booking_frees_the_seat(make_chat, db_session, clock, add_s
     assert [b.slot_id for b in bookings(db_session, status="booked")] == [slot_id]
 
 
-def test_a_booked_slot_is_not_offered_to_the_same_worker_again(chat, clock, add_slot):
+def test_a_worker_holds_one_open_booking_by_default(chat, db_session, clock, add_slot):
+    clock.set(NOW)
+    add_slot("2022-05-24 14:00")
+    add_slot("2022-05-26 09:00")
+    to_confirm(chat)
+    chat.say("1")
+    reply = chat.say("法律援助")
+    assert "已经有1个待参加的法律援助预约" in reply and "5月24日" in reply and "取消预约" in reply
+    assert chat.state is None and len(bookings(db_session)) == 1
+
+
+def test_an_online_slot_is_confirmed_as_online(chat, db_session, clock, add_slot):
+    clock.set(NOW)
+    slot_id = add_slot("2022-05-28 09:30", place="职工之家线上视频咨询")
+    db_session.get(LegalAidSlot, slot_id).mode = "online"
+    db_session.commit()
+    to_confirm(chat)
+    assert "（线上视频）" in chat.transcript[-1][1]
+    done = chat.say("1")
+    assert "线上视频咨询" in done and "打电话给您（138****5678）" in done and "按时到场" not in done
+
+
+def test_the_phone_given_before_is_offered_again_with_consent(chat, db_session, clock, add_slot):
+    clock.set(NOW)
+    add_slot("2022-05-24 14:00")
+    to_confirm(chat)
+    chat.say("1")
+    assert "已取消" in chat.expect(("取消预约", "回复序号"), ("1", "已取消"))
+    chat.expect(("法律援助", "哪类问题"), ("1", "描述情况"), ("还是没发工资", "请选择"))
+    reply = chat.say("1")
+    assert "上次您留的手机号是 138****5678" in reply and "回复 1 使用这个号码" in reply
+    chat.expect(("使用这个号码", "请确认"), ("1", "预约成功"))
+    assert [b.phone for b in bookings(db_session)] == ["13812345678", "13812345678"]
+    chat.expect(("取消预约", "回复序号"), ("1", "已取消"))
+    chat.expect(("法律援助", "哪类问题"), ("1", "描述情况"), ("还是没发工资", "请选择"), ("1", "上次您留的手机号"),
+                ("2", "请留下手机号"), ("13900001111", "请确认"), ("1", "预约成功"))
+    assert bookings(db_session)[-1].phone == "13900001111"
+
+
+def test_a_vague_wish_to_talk_asks_what_the_worker_wants(chat, db_session):
+    reply = chat.say("我想说一下我的情况")
+    assert "1 是，开始预约法律援助" in reply and "2 不是，我直接说问题" in reply and "3 转人工" in reply
+    assert chat.state is None  # no booking was started silently
+    assert "请直接输入您遇到的问题" in chat.say("2")
+
+
+def test_a_booked_slot_is_not_offered_to_the_same_worker_again(make_app, clock, add_slot):
+    chat = Chat(make_app(LEGAL_AID_MAX_OPEN=2))
     clock.set(NOW)
     add_slot("2022-05-24 14:00")
     add_slot("2022-05-26 09:00")

@@ -1,8 +1,6 @@
 """入会申请 (flow.membership): transcripts, then the rows – and the ID number never stored in clear."""
 from __future__ import annotations
 
-import itertools
-import time
 from datetime import date
 from pathlib import Path
 
@@ -15,8 +13,9 @@ from sqlalchemy.exc import IntegrityError
 from bot.extensions import db
 from bot.flows.membership import id_number
 from bot.models import Consent, Dialog, Escalation, MembershipApplication, Message, Outbox, Worker
+from bot.masking import mask, mask_id_number
 from bot.services import crypto, membership
-from tests.conftest import Chat
+from tests.support import Chat
 
 ID = "11010519880514209X"  # valid; not the example the prompt shows (11010519491231002X)
 PHONE = "13812345678"
@@ -45,13 +44,12 @@ ANSWERS = [
 # What Chat.start needs to seed a dialog at any step (the ID slot is filled in an app context).
 SLOTS = {"consent": True, "name": "张三", "id": None, "phone": PHONE, "employer": "北京顺达快递有限公司",
          "has_union": "no", "district": "朝阳区", "industry": "快递物流"}
-ORDER = ["consent", "name", "id", "phone", "employer", "has_union", "district", "industry", "confirm"]
-_create_times = itertools.count(int(time.time()) - 10_000_000)
+ORDER = ["consent", "name", "id", "phone", "employer", "has_union", "district", "industry", "confirm", "edit"]
 
 
 def click(chat: Chat, key: str) -> str:
-    """A menu click. Each gets its own CreateTime: WeChat dedupes events by sender + CreateTime."""
-    return chat.send("event", {"Event": "CLICK", "EventKey": key}, create_time=next(_create_times))
+    """A menu click (each gets its own CreateTime: WeChat dedupes events by sender + CreateTime)."""
+    return chat.click(key)
 
 
 def fill(chat: Chat, answers=ANSWERS) -> str:
@@ -91,9 +89,9 @@ def test_worker_applies_through_the_menu(chat, db_session):
     summary = chat.transcript[-1][1]
     for line in ("1 姓名：张三", "2 身份证号：110105********209X", "3 手机号：13812345678",
                  "4 工作单位：北京顺达快递有限公司", "5 单位工会：没有", "6 工作地区：朝阳区", "7 行业：快递物流",
-                 "转到朝阳区所在街道（乡镇）总工会办理", "回复「提交」"):
+                 "转到朝阳区所在街道（乡镇）总工会办理", "回复 1 提交，回复 2 修改"):
         assert line in summary
-    reply = chat.say("提交")
+    reply = chat.say("1")  # 1 submits, as at every confirmation
     assert "已提交" in reply and "朝阳区所在街道（乡镇）总工会" in reply and "我的入会进度" in reply
     assert chat.state is None
 
@@ -184,6 +182,7 @@ def test_consent_is_recorded_when_the_worker_agrees_and_before_any_answer(chat, 
 @pytest.mark.parametrize(("state", "answer", "hint"), [
     ("consent", "再看看", "回复 1 同意，或回复 2 不同意"),
     ("name", "1", "例如：张三"),
+    ("name", "张" * 21, "最多20个字"),
     ("name", "张", "例如：张三"),
     ("name", "zhang3", "例如：张三"),
     ("name", "😀😀", "例如：张三"),
@@ -201,8 +200,9 @@ def test_consent_is_recorded_when_the_worker_agrees_and_before_any_answer(chat, 
     ("district", "0", "1–16"),
     ("district", "上海", "1–16"),
     ("industry", "11", "1–10"),
-    ("confirm", "8", "回复「提交」"),
-    ("confirm", "等一下", "例如回复 3 修改手机号"),
+    ("confirm", "8", "回复 1 提交"),
+    ("confirm", "等一下", "例如：改手机号"),
+    ("edit", "8", "例如回复 3 修改手机号"),
 ])
 def test_an_invalid_answer_is_reasked_with_an_example(app, chat, state, answer, hint):
     slots = slots_before(app, state)
@@ -220,6 +220,7 @@ def test_an_invalid_answer_is_reasked_with_an_example(app, chat, state, answer, 
     ("phone", "１３８ １２３４ ５６７８", "phone", PHONE),
     ("phone", "138-1234-5678", "phone", PHONE),
     ("has_union", "沒有", "has_union", "no"),  # Traditional Chinese
+    ("has_union", "不清楚", "has_union", "unsure"),  # the option's own words
     ("district", "朝陽", "district", "朝阳区"),
     ("district", "十六", "district", "延庆区"),
     ("industry", "网约车", "industry", "网约车/出租车"),
@@ -245,29 +246,56 @@ def test_a_blank_name_shows_the_menu_and_the_flow_waits(app, chat):
     assert chat.state == ("membership", "name") and "name" not in chat.slots
 
 
-# -- the confirmation: change any field by its number ---------------------------------------------
-def test_a_field_is_changed_by_its_number_and_the_summary_returns(chat, db_session):
+@pytest.mark.parametrize("said, asked", [("我的入会进度", "查看入会进度"), ("法律援助", "预约法律援助"),
+                                         ("公司拖欠工资怎么办", "的解答")])
+def test_a_service_phrase_or_a_question_at_the_name_is_never_stored_as_the_name(app, chat, said, asked):
+    chat.start("flow.membership", state="name", **slots_before(app, "name"))
+    reply = chat.say(said)
+    assert "您正在办理「入会申请」" in reply and asked in reply and "1 是" in reply
+    assert chat.state == ("membership", "name") and "name" not in chat.slots
+    chat.expect(("2", "请输入您的姓名"), ("张三", "身份证号"))
+    assert chat.slots["name"] == "张三"
+
+
+def test_switching_from_the_form_keeps_the_draft_for_later(app, chat, db_session):
+    chat.start("flow.membership", state="employer", **slots_before(app, "employer"))
+    assert "查看入会进度" in chat.say("我的入会进度")
+    status = chat.say("1")
+    assert "还没有提交入会申请" in status and "回复「继续」接着填写" in status
+    chat.expect(("继续", "工作单位全称"), ("北京顺达快递有限公司", "单位有工会吗"))
+    assert chat.slots["name"] == "张三" and chat.slots["phone"] == PHONE
+
+
+# -- the confirmation: 1 submits, 2 changes a field -------------------------------------------------
+def test_a_field_is_changed_from_the_confirmation_and_the_summary_returns(chat, db_session):
     fill(chat)
-    chat.expect(("3", "手机号"))
+    chat.expect(("2", "要修改哪一项"), ("3", "手机号"))
     summary = chat.say("13900001111")
     assert "3 手机号：13900001111" in summary and "请核对" in summary
     assert chat.state == ("membership", "confirm")
-    chat.expect(("2", "身份证号"), (OTHER_ID, "请核对"))
-    assert f"2 身份证号：{crypto.mask_id_number(OTHER_ID)}" in chat.transcript[-1][1]
-    chat.expect(("修改5", "单位有工会吗"), ("1", "由本单位工会审核"))
-    chat.expect(("行业", "哪个行业"), ("信息技术", "7 行业：信息技术"))
-    assert "已提交" in chat.say("提交")
+    chat.expect(("修改", "要修改哪一项"), ("2", "身份证号"), (OTHER_ID, "请核对"))
+    assert f"2 身份证号：{mask_id_number(OTHER_ID)}" in chat.transcript[-1][1]
+    chat.expect(("2", "要修改哪一项"), ("单位工会", "单位有工会吗"), ("1", "由本单位工会审核"))
+    chat.expect(("改行业", "哪个行业"), ("信息技术", "7 行业：信息技术"))  # a field named outright
+    assert "已提交" in chat.say("1")
     application = applications(db_session)[0]
     assert (application.phone, application.employer_has_union, application.industry) == (
         "13900001111", "yes", "信息技术")
     assert crypto.decrypt(application.id_number_encrypted) == OTHER_ID
 
 
+def test_one_at_the_confirmation_means_submit_never_edit_the_name(chat, db_session):
+    fill(chat)
+    assert "已提交" in chat.say("1")
+    assert applications(db_session)[0].name == "张三"
+
+
 def test_back_while_changing_a_field_returns_to_the_summary(chat):
     fill(chat)
-    chat.expect(("6", "哪个区"))
+    chat.expect(("2", "要修改哪一项"), ("6", "哪个区"))
     assert "请核对" in chat.say("返回")
     assert chat.state == ("membership", "confirm")
+    chat.expect(("2", "要修改哪一项"), ("返回", "请核对"))
 
 
 # -- global commands mid-flow -------------------------------------------------------------------
@@ -508,8 +536,8 @@ def test_any_valid_id_is_accepted_protected_and_masked_in_text(app, number, styl
         assert crypto.decrypt(protected["encrypted"]) == number
         assert protected["hash"] == crypto.keyed_hash(number)
         assert protected["masked"] == number[:6] + "********" + number[-4:]
-        logged = membership.mask_ids(f"身份证：{typed}，电话{PHONE}")
-        assert number not in logged and protected["masked"] in logged and PHONE in logged
+        logged = mask(f"身份证：{typed}，电话{PHONE}")
+        assert number not in logged and protected["masked"] in logged and PHONE not in logged
 
 
 def test_models_have_the_uniqueness_the_flow_relies_on(app):

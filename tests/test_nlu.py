@@ -375,6 +375,7 @@ def test_an_absurd_numeral_is_left_as_written():
     assert normalise("三个月没发工资").startswith("3个月")
 
 
+@pytest.mark.slow
 def test_routing_is_the_same_in_every_process_whatever_the_hash_seed():
     # Two gunicorn workers must route a message alike: nothing may depend on set or dict-of-set order.
     import subprocess

@@ -31,24 +31,24 @@ def statuses():
     return db.session.execute(select(Outbox.dedupe_key, Outbox.status, Outbox.sent_as).order_by(Outbox.id)).all()
 
 
-def test_a_queued_notice_is_sent_once(api_app, fake_wechat):
-    with api_app.app_context():
+def test_a_queued_notice_is_sent_once(fake_app, fake_wechat):
+    with fake_app.app_context():
         w = worker("o_notice")
         assert outbox.queue(db.session, w.id, "您的入会申请已通过", "membership:1:approved") is not None
         assert outbox.queue(db.session, w.id, "您的入会申请已通过", "membership:1:approved") is None  # no-op
         db.session.commit()
-    result = api_app.test_cli_runner().invoke(args=["outbox", "send"])
+    result = fake_app.test_cli_runner().invoke(args=["outbox", "send"])
     assert result.output.startswith("sent=1"), result.output
-    assert api_app.test_cli_runner().invoke(args=["outbox", "send"]).output.startswith("sent=0")
+    assert fake_app.test_cli_runner().invoke(args=["outbox", "send"]).output.startswith("sent=0")
     assert [(m["touser"], m["content"]) for m in fake_wechat.sent()] == [("o_notice", "您的入会申请已通过")]
-    with api_app.app_context():
+    with fake_app.app_context():
         assert statuses() == [("membership:1:approved", "sent", "custom")]
         assert db.session.scalars(select(Message.kind)).all() == ["outbox:text"]
 
 
-def test_window_opens_with_the_workers_message_and_counts_what_was_sent(api_app, clock):
+def test_window_opens_with_the_workers_message_and_counts_what_was_sent(fake_app, clock):
     clock.set("2026-12-02 10:00")
-    with api_app.app_context():
+    with fake_app.app_context():
         w = worker("o_window", seen_hours_ago=0)
         assert outbox.window(db.session, w, {"CS_WINDOW_QUOTA": 2}).remaining == 2
         for i in range(2):
@@ -191,26 +191,26 @@ def test_wechat_refusing_the_window_falls_back_and_closes_it_for_later_messages(
     assert [c["errcode"] for c in fake_wechat.calls("message/")] == [errcode, 0]  # one refusal, no second try
 
 
-def test_describe_window_for_staff(api_app, clock):
+def test_describe_window_for_staff(fake_app, clock):
     clock.set("2026-12-01 14:05")
-    with api_app.app_context():
+    with fake_app.app_context():
         w = worker("o_desc", seen_hours_ago=0)
         db.session.add(Outbox(worker_id=w.id, dedupe_key="s1", status="sent", sent_as="custom", sent_at=now(),
                               payload={}))
         db.session.add(Outbox(worker_id=w.id, dedupe_key="s2", status="sent", sent_as="custom", sent_at=now(),
                               payload={}))
         db.session.flush()
-        assert outbox.describe_window(db.session, w, api_app.config) == "窗口至 12月3日 14:05，还可发 3 条"
+        assert outbox.describe_window(db.session, w, fake_app.config) == "窗口至 12月3日 14:05，还可发 3 条"
         clock.advance(hours=49)
-        assert outbox.describe_window(db.session, w, api_app.config) == \
+        assert outbox.describe_window(db.session, w, fake_app.config) == \
             "窗口已于 12月3日 14:05 关闭；回复将暂存，对方下次发消息时送达"
-        never = outbox.describe_window(db.session, worker("o_new", None), api_app.config)
+        never = outbox.describe_window(db.session, worker("o_new", None), fake_app.config)
         assert never.startswith("对方还没有和公众号互动过")
         db.session.rollback()
 
 
-def test_late_replies_are_queued_to_be_sent_at_least_once(api_app, fake_wechat):
-    with api_app.app_context():
+def test_late_replies_are_queued_to_be_sent_at_least_once(fake_app, fake_wechat):
+    with fake_app.app_context():
         w = worker("o_late")
         row = outbox.queue_late_reply(db.session, w.id, "您问的加班费计算方法如下……", "late:msg:42")
         db.session.commit()

@@ -99,7 +99,7 @@ def test_a_reminder_is_retried_when_the_connection_was_never_made(make_app, fake
     queue(app, purpose="reminder")
     with app.app_context():  # a token from before the outage
         from bot.models import KeyValue
-        from tests.conftest import APP_ID
+        from tests.support import APP_ID
 
         db.session.add(KeyValue(key=f"{APP_ID}_access_token", value="T", expires_at=now() + timedelta(hours=1)))
         db.session.commit()

@@ -16,7 +16,7 @@ from bot.clock import now
 from bot.extensions import db
 from bot.models import Outbox, Worker
 from bot.wechat_api import client
-from tests.conftest import APP_ID
+from tests.support import APP_ID
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow

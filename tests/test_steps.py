@@ -185,16 +185,15 @@ def test_weekday_phrases_land_on_that_weekday_of_that_week(today, weekday, weeks
     assert (got - timedelta(days=got.weekday())) - (today - timedelta(days=today.weekday())) == timedelta(weeks=n)
 
 
-@pytest.mark.parametrize("text,ok", [("明天", True), ("今天", True), ("昨天", False), ("5月19日", False),
-                                     ("7月18日", True), ("7月20日", False)])
-def test_future_date_keeps_to_its_window(clock, text, ok):
+@pytest.mark.parametrize("text,why", [("明天", None), ("今天", None), ("昨天", "过去"), ("5月19日", "过去"),
+                                      ("7月18日", None), ("7月20日", "太远")])
+def test_future_date_keeps_to_its_window(clock, text, why):
     clock.set("2022-05-20 23:30")  # late evening in Beijing: 今天 is still the 20th
     parse = steps.future_date(max_days=60)
-    if ok:
+    if why is None:
         assert parse(text) >= "2022-05-20"
     else:
-        hint = hint_of(parse, text)
-        assert "过去" in hint or "太远" in hint
+        assert why in hint_of(parse, text)
 
 
 # -- temperatures -----------------------------------------------------------------------------------
@@ -308,7 +307,7 @@ def test_parsers_only_ever_raise_invalid(name, text):
 @given(text=st.one_of(st.text(), answer_like))
 @example(text="᧚")
 def test_number_never_raises(text):
-    assert steps.number(text) is None or isinstance(steps.number(text), int)
+    assert isinstance(steps.number(text), (int, type(None)))
 
 
 @pytest.mark.parametrize("text,today,expected", [

@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 from wechatpy.crypto import WeChatCrypto
 
 from bot.models import Escalation, Message
-from bot.simulator import WeChatSim, sign
-from tests.conftest import AES_KEY, APP_ID
+from bot.simulator import WeChatSim
+from bot.wechat import sign
+from tests.support import AES_KEY, APP_ID
 
 TOKEN = "test-token"
 

@@ -11,7 +11,7 @@ from bot.clock import now
 from bot.extensions import db
 from bot.models import AuditLog, KeyValue, Worker
 from bot.wechat_api import client
-from tests.conftest import APP_ID, run_together
+from tests.support import APP_ID, run_together
 
 
 def send(app, text="你好", openid="o_1"):
@@ -31,28 +31,28 @@ def send_tokens(fake):
     return [c["token"] for c in fake.calls("message/custom/send")]
 
 
-def test_the_stable_token_is_fetched_once_and_kept_in_the_database(api_app, fake_wechat):
-    send(api_app, "一")
-    send(api_app, "二")
+def test_the_stable_token_is_fetched_once_and_kept_in_the_database(fake_app, fake_wechat):
+    send(fake_app, "一")
+    send(fake_app, "二")
     assert token_calls(fake_wechat) == [{"grant_type": "client_credential", "appid": APP_ID, "secret": "secret",
                                          "force_refresh": False}]
-    with api_app.app_context():
+    with fake_app.app_context():
         stored = db.session.get(KeyValue, f"{APP_ID}_access_token").value
     assert send_tokens(fake_wechat) == [stored, stored]
 
 
-def test_threads_refreshing_at_once_fetch_one_token(api_app, fake_wechat):
+def test_threads_refreshing_at_once_fetch_one_token(fake_app, fake_wechat):
     fake_wechat.fault(slow=0.3, path="stable_token")  # the first fetch is still under way when the others ask
-    run_together(4, lambda i: send(api_app, f"消息{i}"))
+    run_together(4, lambda i: send(fake_app, f"消息{i}"))
     assert fake_wechat.token_fetches == 1
     assert len(set(send_tokens(fake_wechat))) == 1 and len(fake_wechat.sent()) == 4
 
 
 @pytest.mark.parametrize("errcode", [40001, 40014])
-def test_a_refused_token_is_refreshed_once_and_the_call_repeated(api_app, fake_wechat, errcode):
-    send(api_app, "一")
+def test_a_refused_token_is_refreshed_once_and_the_call_repeated(fake_app, fake_wechat, errcode):
+    send(fake_app, "一")
     fake_wechat.fault(errcode)  # WeChat refuses the token it handed out
-    assert send(api_app, "二")["errcode"] == 0
+    assert send(fake_app, "二")["errcode"] == 0
     # the plain fetch returns the same token, so the client asks for a new one: force_refresh
     assert [b["force_refresh"] for b in token_calls(fake_wechat)] == [False, False, True]
     first, refused, repeated = send_tokens(fake_wechat)
@@ -60,19 +60,19 @@ def test_a_refused_token_is_refreshed_once_and_the_call_repeated(api_app, fake_w
     assert [m["content"] for m in fake_wechat.sent()] == ["一", "二"]
 
 
-def test_an_expired_token_is_replaced_without_force(api_app, fake_wechat):
-    send(api_app, "一")
+def test_an_expired_token_is_replaced_without_force(fake_app, fake_wechat):
+    send(fake_app, "一")
     fake_wechat.expire_tokens()  # 42001 on the next call
-    assert send(api_app, "二")["errcode"] == 0
+    assert send(fake_app, "二")["errcode"] == 0
     assert [b["force_refresh"] for b in token_calls(fake_wechat)] == [False, False]
     assert len(set(send_tokens(fake_wechat))) == 2
 
 
-def test_a_token_refused_twice_is_not_refreshed_in_a_loop(api_app, fake_wechat):
-    send(api_app, "一")
+def test_a_token_refused_twice_is_not_refreshed_in_a_loop(fake_app, fake_wechat):
+    send(fake_app, "一")
     fake_wechat.fault(40001, count=2)
     with pytest.raises(WeChatClientException) as raised:
-        send(api_app, "二")
+        send(fake_app, "二")
     assert raised.value.errcode == 40001
     assert len(send_tokens(fake_wechat)) == 3 and len(token_calls(fake_wechat)) == 3
 
@@ -90,15 +90,15 @@ def test_force_refresh_is_rationed_per_beijing_day(make_app, fake_wechat, templa
     assert [b["force_refresh"] for b in token_calls(fake_wechat)][-1] is True
 
 
-def test_ip_not_whitelisted_stops_sending_and_tells_the_operator_once(api_app, fake_wechat, caplog):
+def test_ip_not_whitelisted_stops_sending_and_tells_the_operator_once(fake_app, fake_wechat, caplog):
     fake_wechat.fault(40164, path="stable_token", count=10)
     with caplog.at_level(logging.ERROR, logger="bot.wechat_stops"):
         for _ in range(2):
             with pytest.raises(WeChatClientException):
-                send(api_app)
+                send(fake_app)
     told = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert len(told) == 1 and "40164" in told[0] and "IP白名单" in told[0] and "flask outbox resume" in told[0]
-    with api_app.app_context():
+    with fake_app.app_context():
         assert db.session.scalar(select(func.count()).select_from(AuditLog)
                                  .where(AuditLog.action == "wechat.sending_stopped")) == 1
         worker = Worker(openid="o_waiting", last_seen_at=now())
@@ -106,7 +106,7 @@ def test_ip_not_whitelisted_stops_sending_and_tells_the_operator_once(api_app, f
         db.session.flush()
         outbox.queue(db.session, worker.id, "您的预约已确认", "booking:1", purpose="decision")
         db.session.commit()
-    runner = api_app.test_cli_runner()
+    runner = fake_app.test_cli_runner()
     status = runner.invoke(args=["outbox", "status"]).output
     assert "STOPPED" in status and "40164" in status and "flask outbox resume" in status
     calls_before = len(fake_wechat.calls())

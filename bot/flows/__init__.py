@@ -1,4 +1,4 @@
-"""The worker dialogs, each declared as data in its own module (states + transitions tables)."""
-from bot.flows import home_office, legal_aid, membership
+"""The worker dialogs, each one Flow literal in its own module (states + transitions tables)."""
+from bot.flows import checkin, home_office, legal_aid, membership
 
-FLOWS = {m.NAME: m for m in (membership, home_office, legal_aid)}
+FLOWS = {f.name: f for f in (membership.FLOW, home_office.FLOW, checkin.FLOW, legal_aid.FLOW)}

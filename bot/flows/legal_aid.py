@@ -1,11 +1,15 @@
 """法律援助预约 – book a seat in a consultation with a union lawyer.
 
-topic → facts → slot → phone → confirm → booked. The slot step offers the next open
-consultation slots (bot.services.legal_aid); the seat is taken at confirm, inside the
-transaction, and a slot that filled up meanwhile is offered again. Global commands (取消, 返回,
-转人工) and re-asking are handled by bot.dialog.
+topic → facts → slot → [reuse_phone | phone] → confirm → booked. The slot step offers the next
+open consultation slots (bot.services.legal_aid); the seat is taken at confirm, inside the
+transaction, and a slot that filled up meanwhile is offered again. A worker who gave a mobile
+number before is asked whether to use it again. A worker holds at most LEGAL_AID_MAX_OPEN upcoming
+bookings. What the worker is told fits the slot's mode: in person (bring your papers) or online
+(staff call first). Global commands (取消, 返回, 转人工) and re-asking are handled by bot.dialog.
 """
+from bot.flows.engine import Flow
 from bot.flows.steps import Invalid, choice, free_text, number, phone, simple, yes_no
+from bot.masking import mask_mobile
 from bot.services import legal_aid
 
 NAME = "legal_aid"  # routing target: flow.legal_aid
@@ -42,6 +46,20 @@ def category(text: str) -> str:
         raise exc
 
 
+def listing(bookings) -> str:
+    return "\n".join(f"{i}. {legal_aid.describe(b.slot)}（{b.topic}）" for i, b in enumerate(bookings, 1))
+
+
+def refuse(run) -> str | None:
+    """A worker may hold at most LEGAL_AID_MAX_OPEN upcoming bookings."""
+    limit = int(run.config.get("LEGAL_AID_MAX_OPEN", 1))
+    bookings = legal_aid.upcoming(run.session, run.worker)
+    if len(bookings) < limit:
+        return None
+    return (f"您已经有{len(bookings)}个待参加的法律援助预约：\n{listing(bookings)}\n"
+            f"每人同时最多预约{limit}个。需要改时间的话，请先回复「取消预约」取消原来的，再重新预约。")
+
+
 def slot_number(text: str) -> int:
     n = number(text)
     if n is None or not 1 <= n <= legal_aid.OFFERED:
@@ -54,7 +72,7 @@ def slot_number(text: str) -> int:
 def offered(run) -> list[dict]:
     """The slots shown to the worker, remembered so that "2" means what they saw."""
     if "offered" not in run.slots:
-        run.slots = {**run.slots, "offered": [{"id": s.id, "label": legal_aid.describe(s)}
+        run.slots = {**run.slots, "offered": [{"id": s.id, "label": legal_aid.describe(s), "mode": s.mode}
                                               for s in legal_aid.open_slots(run.session, run.worker)]}
     return run.slots["offered"]
 
@@ -85,9 +103,26 @@ def phone_known(event):
     return bool(event.model.slots.get("phone"))
 
 
+def phone_on_file(event):
+    """The worker left a mobile number before (and has not been asked about it in this booking)."""
+    run = event.model
+    if "phone_on_file" not in run.slots:
+        run.slots = {**run.slots, "phone_on_file": legal_aid.phone_on_file(run.session, run.worker)}
+    return bool(run.slots["phone_on_file"]) and "reuse_phone" not in run.slots
+
+
+def reuses_phone(event):
+    return event.model.slots.get("reuse_phone") is True
+
+
+def take_phone_on_file(event):
+    event.model.slots = {**event.model.slots, "phone": event.model.slots["phone_on_file"]}
+
+
 def choose(event):
     picked = offered(event.model)[event.model.slots["slot_no"] - 1]
-    event.model.slots = {**event.model.slots, "slot_id": picked["id"], "when": picked["label"]}
+    event.model.slots = {**event.model.slots, "slot_id": picked["id"], "when": picked["label"],
+                         "mode": picked.get("mode", "in_person")}
 
 
 def not_available(event):
@@ -102,7 +137,7 @@ def confirmed(event):
 
 
 def forget(event):
-    event.model.slots = {}
+    event.model.slots = {k: v for k, v in event.model.slots.items() if k == "phone_on_file" and v}
 
 
 def reserve(event):
@@ -121,37 +156,69 @@ def seat_gone(event):
     event.model.notes.append(PROBLEMS.get(event.model.slots.get("problem"), PROBLEMS["gone"]))
 
 
-STATES = [
-    {"name": "topic", "title": "问题类别", "slot": "topic", "parse": category,
-     "ask": "请问遇到的是哪类问题？回复序号，例如：1\n"
-            + "\n".join(f"{i} {name}" for i, name in enumerate(OPTIONS, 1))},
-    {"name": "facts", "title": "情况描述", "slot": "facts", "parse": free_text(max_len=300, example="公司三个月没发工资"),
-     "ask": "请简单描述情况（300字以内），律师会提前阅读。例如：公司三个月没发工资，老板一直拖着"},
-    {"name": "slot", "title": "咨询时段", "slot": "slot_no", "parse": slot_number, "ask": ask_slot,
-     "on_enter": [offer]},
-    {"name": "phone", "title": "手机号", "slot": "phone", "parse": phone,
-     "ask": "请留下手机号，方便律师或工作人员提前与您联系，例如：13812345678"},
-    {"name": "confirm", "title": "确认", "slot": "confirmed", "parse": yes_no(),
-     "ask": "请确认您的预约：\n问题：{topic}\n时段：{when}\n手机：{phone}\n回复 1 提交，回复 2 重新填写"},
-    {"name": "booked", "title": "预约成功", "final": True,
-     "ask": "预约成功！\n时段：{when}\n请带上劳动合同、工资条、聊天记录等材料按时到场。\n"
-            "回复「我的预约」可查看，回复「取消预约」可取消。"},
-]
+HOW = {
+    "in_person": "请带上劳动合同、工资条、聊天记录等材料按时到场。",
+    "online": "这是线上视频咨询：工作人员会在咨询前打电话给您（{masked}），告诉您怎么进入视频。",
+}
 
-TRANSITIONS = [
-    # trigger   source      dest
-    ["answer", "topic", "facts"],
-    ["answer", "facts", "slot"],
-    {"trigger": "answer", "source": "slot", "dest": "confirm", "conditions": [listed, seat_free, phone_known],
-     "before": choose},
-    {"trigger": "answer", "source": "slot", "dest": "phone", "conditions": [listed, seat_free], "before": choose},
-    {"trigger": "answer", "source": "slot", "dest": "slot", "before": not_available},  # offer the list again
-    ["answer", "phone", "confirm"],
-    {"trigger": "answer", "source": "confirm", "dest": "topic", "unless": confirmed, "before": forget},
-    {"trigger": "answer", "source": "confirm", "dest": "booked", "prepare": reserve, "conditions": reserved},
-    {"trigger": "answer", "source": "confirm", "dest": "slot", "before": seat_gone},  # filled up meanwhile
-    ["back", "facts", "topic"],
-    ["back", "slot", "facts"],
-    ["back", "phone", "slot"],
-    ["back", "confirm", "phone"],
-]
+
+def ask_reuse_phone(run) -> str:
+    return (f"上次您留的手机号是 {mask_mobile(run.slots['phone_on_file'])}，这次也用它联系您吗？\n"
+            "回复 1 使用这个号码，回复 2 换一个号码")
+
+
+def ask_confirm(run) -> str:
+    s = run.slots
+    how = "线上视频" if s.get("mode") == "online" else "现场"
+    return (f"请确认您的预约：\n问题：{s['topic']}\n时段：{s['when']}（{how}）\n手机：{mask_mobile(s['phone'])}\n"
+            "回复 1 提交，回复 2 修改")
+
+
+def ask_booked(run) -> str:
+    s = run.slots
+    how = HOW.get(s.get("mode"), HOW["in_person"]).format(masked=mask_mobile(s["phone"]))
+    return f"预约成功！\n时段：{s['when']}\n{how}\n回复「我的预约」可查看，回复「取消预约」可取消。"
+
+
+FLOW = Flow(
+    name=NAME, title=TITLE, refuse=refuse,
+    states=[
+        {"name": "topic", "title": "问题类别", "slot": "topic", "parse": category,
+         "ask": "请问遇到的是哪类问题？回复序号，例如：1\n"
+                + "\n".join(f"{i} {name}" for i, name in enumerate(OPTIONS, 1))},
+        {"name": "facts", "title": "情况描述", "slot": "facts", "free_text": True,
+         "parse": free_text(max_len=300, example="公司三个月没发工资，老板一直拖着"),
+         "ask": "请简单描述情况（300字以内），律师会提前阅读。例如：公司三个月没发工资，老板一直拖着"},
+        {"name": "slot", "title": "咨询时段", "slot": "slot_no", "parse": slot_number, "ask": ask_slot,
+         "on_enter": [offer]},
+        {"name": "reuse_phone", "title": "沿用手机号", "slot": "reuse_phone", "parse": yes_no("使用这个号码", "换一个号码"),
+         "ask": ask_reuse_phone},
+        {"name": "phone", "title": "手机号", "slot": "phone", "parse": phone,
+         "ask": "请留下手机号，方便律师或工作人员提前与您联系，例如：13812345678"},
+        {"name": "confirm", "title": "确认", "slot": "confirmed", "parse": yes_no(), "ask": ask_confirm},
+        {"name": "booked", "title": "预约成功", "final": True, "ask": ask_booked},
+    ],
+    transitions=[
+        # trigger   source      dest
+        ["answer", "topic", "facts"],
+        ["answer", "facts", "slot"],
+        {"trigger": "answer", "source": "slot", "dest": "confirm", "conditions": [listed, seat_free, phone_known],
+         "before": choose},
+        {"trigger": "answer", "source": "slot", "dest": "reuse_phone", "conditions": [listed, seat_free, phone_on_file],
+         "before": choose},
+        {"trigger": "answer", "source": "slot", "dest": "phone", "conditions": [listed, seat_free], "before": choose},
+        {"trigger": "answer", "source": "slot", "dest": "slot", "before": not_available},  # offer the list again
+        {"trigger": "answer", "source": "reuse_phone", "dest": "confirm", "conditions": reuses_phone,
+         "before": take_phone_on_file},
+        ["answer", "reuse_phone", "phone"],
+        ["answer", "phone", "confirm"],
+        {"trigger": "answer", "source": "confirm", "dest": "topic", "unless": confirmed, "before": forget},
+        {"trigger": "answer", "source": "confirm", "dest": "booked", "prepare": reserve, "conditions": reserved},
+        {"trigger": "answer", "source": "confirm", "dest": "slot", "before": seat_gone},  # filled up meanwhile
+        ["back", "facts", "topic"],
+        ["back", "slot", "facts"],
+        ["back", "reuse_phone", "slot"],
+        ["back", "phone", "slot"],
+        ["back", "confirm", "slot"],
+    ],
+)

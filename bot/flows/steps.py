@@ -14,35 +14,22 @@ import cn2an
 import phonenumbers
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
-from transitions import Machine, State
 
 from bot.clock import local_now
+from bot.context import small_number
 
 
 class Invalid(ValueError):
-    """The answer did not fit; `hint` tells the worker what we expect, with an example."""
+    """The answer did not fit. `hint` says what we expect, with an example the parser accepts;
+    `unclear` marks an answer we could not read at all (the reply then starts "没看懂您的回答"),
+    as opposed to one we understood but cannot take (too long, a date in the past…)."""
 
-    def __init__(self, hint: str):
+    def __init__(self, hint: str, unclear: bool = True):
         super().__init__(hint)
-        self.hint = hint
+        self.hint, self.unclear = hint, unclear
 
-
-class Step(State):
-    """A dialog step: what to ask, which slot the answer fills, how to parse it."""
-
-    def __init__(self, *args, ask=None, slot=None, parse=None, accepts_location=False, title=None, **kwargs):
-        self.ask, self.slot, self.parse, self.accepts_location = ask, slot, parse, accepts_location
-        self.title = title  # short Chinese name of the step, shown in the flow diagrams
-        super().__init__(*args, **kwargs)
-
-    def prompt(self, model) -> str:
-        if callable(self.ask):
-            return self.ask(model)
-        return (self.ask or "").format_map(_Blank(model.slots))
-
-
-class FlowMachine(Machine):
-    state_cls = Step
+    def message(self) -> str:
+        return f"没看懂您的回答：{self.hint}" if self.unclear else self.hint
 
 
 def slot_is(slot: str, value):
@@ -53,11 +40,6 @@ def slot_is(slot: str, value):
 
     condition.__name__ = f"{slot}_is_{value}"
     return condition
-
-
-class _Blank(dict):
-    def __missing__(self, key):
-        return ""
 
 
 Parser = Callable[[str], object]
@@ -76,15 +58,9 @@ def simple(text: str) -> str:
 
 
 def number(text: str) -> int | None:
-    """1 / １ / 一 / 第一个 → 1; None when the text is not a small number."""
-    t = clean(text).removeprefix("第").removesuffix("个").removesuffix("项").removesuffix("条")
-    if t.isdecimal():  # isdigit() is also true for digits int() refuses, e.g. "᧚"
-        return int(t)
-    try:
-        value = cn2an.cn2an(t, "smart")
-    except (ValueError, KeyError, TypeError, IndexError):
-        return None
-    return int(value) if float(value).is_integer() else None
+    """1 / １ / 一 / 第一个 → 1; None when the text is not a small number (1–99). Bounded: it reads at
+    most a few characters, whatever the worker sends (bot.context.small_number)."""
+    return small_number(text)
 
 
 def choice(options: list[str]) -> Parser:
@@ -131,9 +107,14 @@ def multi_choice(options: list[str], none_option: str) -> Parser:
     return parse
 
 
-def yes_no(yes: str = "提交", no: str = "重新填写") -> Parser:
-    yes_words = {"1", "是", "是的", "对", "好", "好的", "确认", "确定", "可以", "同意", "提交", "yes", "y", "ok"}
-    no_words = {"2", "否", "不", "不是", "不对", "不同意", "不要", "重新", "重新填写", "修改", "no", "n"}
+YES_WORDS = {"1", "是", "是的", "对", "好", "好的", "确认", "确定", "可以", "同意", "提交", "yes", "y", "ok"}
+NO_WORDS = {"2", "否", "不", "不是", "不对", "不同意", "不要", "没有", "还没有", "还没", "没", "重新", "重新填写", "修改",
+            "no", "n"}
+
+
+def yes_no(yes: str = "提交", no: str = "修改") -> Parser:
+    """1 / 2, yes and no in words, and the two options' own labels (回复 1 已报到 → 已报到)."""
+    yes_words, no_words = YES_WORDS | {simple(yes).lower()}, NO_WORDS | {simple(no).lower()}
 
     def parse(text: str) -> bool:
         t = simple(text).lower()
@@ -142,7 +123,7 @@ def yes_no(yes: str = "提交", no: str = "重新填写") -> Parser:
             return True
         if t in no_words or n == 2:
             return False
-        raise Invalid(f"请回复 1 {yes}，或回复 2 {no}")
+        raise Invalid(f"请回复 1 {yes}，或回复 2 {no}（也可以直接回复「{yes}」或「{no}」）")
 
     return parse
 
@@ -151,11 +132,12 @@ def free_text(max_len: int = 300, min_len: int = 2, example: str = "") -> Parser
     def parse(text: str) -> str:
         t = (text or "").strip()
         if len(t) < min_len:
-            raise Invalid(f"内容太短了，请多写几个字{('，例如：' + example) if example else ''}")
+            raise Invalid(f"内容太短了，请多写几个字{('，例如：' + example) if example else ''}", unclear=False)
         if len(t) > max_len:
-            raise Invalid(f"内容有点长（{len(t)}字），请精简到{max_len}字以内")
+            raise Invalid(f"内容有点长（{len(t)}字），请精简到{max_len}字以内再发一次。", unclear=False)
         return t
 
+    parse.max_len = max_len  # the dialog treats a long free-text answer as a description
     return parse
 
 
@@ -190,7 +172,8 @@ def id_card(text: str) -> str:
             raise ValidationError()
         return t
     except (ValidationError, ValueError, TypeError):
-        raise Invalid("身份证号不对，请核对后重新输入18位号码，例如：11010519491231002X") from None
+        raise Invalid("这个身份证号不对（位数或最后一位校验码不符），请核对后重新输入18位号码，例如：11010519491231002X",
+                      unclear=False) from None
 
 
 def temperature(text: str) -> float:
@@ -215,6 +198,16 @@ def temperature(text: str) -> float:
 WEEKDAYS = "一二三四五六日天"
 RELATIVE_DAYS = {"今天": 0, "今日": 0, "明天": 1, "明日": 1, "后天": 2, "大后天": 3, "昨天": -1, "前天": -2}
 DATE_HINT = "请输入日期，例如：明天、5月23日、2022-05-23"
+
+
+def span(first: date, last: date | None = None, joiner: str = "到") -> str:
+    """5月23日, or 5月23日到5月29日; with the years when the dates are not all in this year
+    (2026年12月28日到2027年1月11日), so a range across the new year cannot be misread."""
+    days = [first] if last is None else [first, last]
+    this_year = local_now().year
+    with_year = any(d.year != this_year for d in days)
+    labels = [f"{d.year}年{d.month}月{d.day}日" if with_year else f"{d.month}月{d.day}日" for d in days]
+    return joiner.join(labels)
 
 
 def nearest_year(candidates: list[date], today: date) -> date:
@@ -274,9 +267,9 @@ def date_phrase(min_days: int | None = None, max_days: int | None = None) -> Par
         today = local_now().date()
         day = parse_date_phrase(text, today)
         if min_days is not None and day < today + timedelta(days=min_days):
-            raise Invalid("这个日期已经过去了。" + DATE_HINT)
+            raise Invalid("这个日期已经过去了。" + DATE_HINT, unclear=False)
         if max_days is not None and day > today + timedelta(days=max_days):
-            raise Invalid(f"日期太远了，请选{max_days}天以内的日期。" + DATE_HINT)
+            raise Invalid(f"日期太远了，请选{max_days}天以内的日期。" + DATE_HINT, unclear=False)
         return day.isoformat()
 
     return parse

@@ -1,5 +1,5 @@
 """Location messages and the periodic LOCATION event (上报地理位置)."""
-from bot import texts
+from bot import dialog, texts
 from bot.dispatch import Handlers
 
 handlers = Handlers()
@@ -9,9 +9,12 @@ handlers = Handlers()
 def place(msg, ctx):
     """A shared location answers a whereabouts step when a flow asks for one."""
     label = (msg.label or "").strip() or f"{msg.location_x},{msg.location_y}"
-    if ctx.dialog.accepts_location():
-        return ctx.dialog.answer(label, value={"label": label, "lat": msg.location_x, "lng": msg.location_y})
-    return texts.LOCATION_THANKS.format(label=label)
+    conv = ctx.conversation
+    if ctx.worker.owner != "staff":
+        reply = dialog.location(conv, label, {"label": label, "lat": msg.location_x, "lng": msg.location_y})
+        if reply is not None:
+            return dialog.finish(conv, reply)
+    return dialog.finish(conv, texts.LOCATION_THANKS.format(label=label))
 
 
 @handlers.event("location")

@@ -2,9 +2,9 @@
 
 https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Receiving_event_pushes.html
 """
-from bot import answers, texts
+from bot import dialog, texts
 from bot.dispatch import Handlers
-from bot.services import handoff
+from bot.targets import core, run
 
 handlers = Handlers()
 
@@ -27,9 +27,8 @@ CLICK_TARGETS = {
 def _go(target):
     def click(msg, ctx):
         if ctx.worker.owner == "staff" and target != "flow.handoff":  # staff answer until 结束人工
-            handoff.add_message(ctx.session, ctx.worker, f"[点击菜单 {msg.key}]")
             return texts.HANDOFF_MENU_WAIT
-        return answers.goto(ctx.dialog, target)
+        return dialog.finish(ctx.conversation, run(ctx.conversation, target))
 
     click.__name__ = f"click_{target.replace('.', '_')}"
     return click
@@ -42,7 +41,7 @@ for _key, _target in CLICK_TARGETS.items():
 @handlers.event("click")
 def unknown_click(msg, ctx):
     """A key the menu has but this version does not know: show the menu instead of failing."""
-    return texts.MENU
+    return dialog.finish(ctx.conversation, core.menu_reply(ctx.conversation))
 
 
 @handlers.event("view")

@@ -1,22 +1,24 @@
-"""Text messages: the dialog engine decides (flow step, global command, or the matcher)."""
-from bot.answers import prepared_for
+"""Text messages: a global command → the dialog; in a flow → the step; otherwise → the free-text policy."""
+from bot import answers, dialog, vocabulary
 from bot.dispatch import Handlers
-from bot.nlu.normalise import is_traditional, to_traditional
 
 handlers = Handlers()
 
 
-def reply_in_kind(text: str, reply: str, traditional: bool | None = None) -> str:
-    """A worker who writes Traditional Chinese reads the reply in Traditional Chinese."""
-    if not reply:
-        return reply
-    if traditional is None:  # not worked out ahead (bot.answers.prepare)
-        traditional = is_traditional(text)
-    return to_traditional(reply) if traditional else reply
+def converse(conv, text: str) -> str:
+    """What a worker's words (typed, or recognised from a voice message) get as a reply."""
+    command = vocabulary.command(text)
+    if conv.worker.owner == "staff":
+        reply = dialog.during_handoff(conv, text, command)
+    elif command:
+        reply = dialog.command(conv, command, text)
+    elif conv.in_flow:
+        reply = dialog.step(conv, text)
+    else:
+        reply = answers.respond(conv, text)
+    return dialog.finish(conv, reply, said=text)
 
 
 @handlers.message("text")
-def converse(msg, ctx):
-    text = msg.content or ""
-    pre = prepared_for(ctx.dialog, text)  # worked out before the write lock (bot.answers.prepare)
-    return reply_in_kind(text, ctx.dialog.handle_text(text), pre.traditional if pre is not None else None)
+def text_message(msg, ctx):
+    return converse(ctx.conversation, msg.content or "")

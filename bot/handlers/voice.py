@@ -4,7 +4,7 @@ https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Receiving_st
 """
 from bot import texts
 from bot.dispatch import Handlers
-from bot.handlers.text import reply_in_kind
+from bot.handlers.text import converse
 
 handlers = Handlers()
 
@@ -14,4 +14,4 @@ def transcribe(msg, ctx):
     recognised = (getattr(msg, "recognition", None) or "").strip().rstrip("。！？!?")
     if not recognised:
         return texts.VOICE_UNRECOGNISED
-    return reply_in_kind(recognised, ctx.dialog.handle_text(recognised))
+    return converse(ctx.conversation, recognised)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from bot import faq
+from bot import faq, vocabulary
 from bot.nlu.normalise import normalise
 from bot.nlu.segment import Segmenter
 from bot.nlu.typo import TypoCorrector
@@ -37,15 +37,9 @@ FALLBACK, CLARIFY, MENU = "fallback", "clarify", "menu"
 NOVEL = "x:novel"
 SYNONYMS_FILE = Path(__file__).with_name("synonyms.yaml")
 
-# Whole-message commands that never go through the model. Flow titles and keywords from
-# faq/flows.yaml and small-talk keywords are added to these at index build time.
-MENU_WORDS = ("菜单", "主菜单", "帮助", "menu", "help", "功能", "目录", "菜單")
-FLOW_PHRASES = {
-    "flow.membership": ("我要入会", "申请入会", "入会申请", "我要加入工会", "加入工会"),
-    "flow.home_office": ("居家办公报备", "我要报备", "报备", "打卡", "健康打卡", "每日打卡", "我要打卡"),
-    "flow.legal_aid": ("预约律师", "预约法律援助", "我要预约律师", "法律援助预约", "预约咨询"),
-    "flow.handoff": ("转人工", "人工", "人工客服", "人工服务", "找人工", "我要转人工", "联系客服"),
-}
+# Whole-message phrases that never go through the model: the fixed vocabulary
+# (faq/vocabulary.yaml: commands such as 菜单 and 转人工, shortcuts such as 我要入会), plus flow
+# titles and keywords from faq/flows.yaml and small-talk keywords, added at index build time.
 
 # Decision thresholds on the blended score (see _decide). Chosen by cross-validation on the
 # FAQ examples and out-of-scope examples (bench/routing.py --calibrate), not on eval data.
@@ -122,7 +116,8 @@ class Index:
         self.tok = jieba.Tokenizer()
         self.tok.initialize()
         if cat.userdict:
-            self.tok.load_userdict(str(cat.userdict))
+            with open(cat.userdict, "rb") as f:  # given a path, jieba leaves the file open
+                self.tok.load_userdict(f)
         self.seg = Segmenter(self.tok)             # == tok.lcut(text, HMM=False), faster
         self.synonyms = _load_synonyms()
         self._build_synonym_matchers()
@@ -282,12 +277,9 @@ class Index:
                 for k in (e.title, *e.keywords):
                     if normalise(k):
                         exact[normalise(k)] = e.id
-        for target, phrases in FLOW_PHRASES.items():
-            if target in cat.entries:
-                for p in phrases:
-                    exact[normalise(p)] = target
-        for w in MENU_WORDS:
-            exact[normalise(w)] = MENU
+        for phrase, target in vocabulary.routing_phrases(cat.directory).items():
+            if target == MENU or target in cat.known_ids:
+                exact[normalise(phrase)] = target
         return exact
 
     @staticmethod

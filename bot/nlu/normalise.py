@@ -246,3 +246,14 @@ def normalise(text: str, *, fillers: bool = True) -> str:
     if fillers:
         text = strip_fillers(text)
     return _SPACES_RE.sub(" ", text).strip()
+
+
+def script(text: str) -> str | None:
+    """"traditional" or "simplified" when the text shows which script the worker writes in,
+    None when it cannot tell (digits, Latin, characters common to both)."""
+    if not text:
+        return None
+    if not _t2s_may_change(text):  # no Traditional-only character: Simplified if any differs in s2t
+        return "simplified" if _converter("s2t").convert(text) != text else None
+    n_trad, n_simp = _script_counts(text)
+    return "traditional" if n_trad > n_simp else "simplified" if n_simp > n_trad else None

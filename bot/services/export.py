@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import click
-from flask.cli import with_appcontext
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlalchemy import select
@@ -200,21 +198,3 @@ def export(session, dataset: str, fmt: str, out: str | Path, unmasked: bool = Fa
     sheets = DATASETS[dataset](session, unmasked=unmasked, single=(fmt == "csv"))
     (write_csv if fmt == "csv" else write_xlsx)(sheets, out)
     return sum(len(s.rows) for s in sheets)
-
-
-@click.command("export")
-@click.argument("dataset", type=click.Choice(list(DATASETS)))
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]),
-              help="File format (default: from the --out suffix, else csv).")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="File to write.")
-@click.option("--unmasked", is_flag=True, help="Full ID numbers instead of 110105********002X.")
-@with_appcontext
-def export_command(dataset: str, fmt: str | None, out: str, unmasked: bool) -> None:
-    """Export records for staff reports: membership | home-office | legal-aid | escalations."""
-    from bot.extensions import db
-
-    fmt = fmt or ("xlsx" if out.lower().endswith(".xlsx") else "csv")
-    count = export(db.session, dataset, fmt, out, unmasked=unmasked)
-    click.echo(f"已导出 {count} 行到 {out}")
-    if unmasked:
-        click.echo("注意：文件包含完整身份证号，请妥善保管，用完及时删除。", err=True)

@@ -6,11 +6,12 @@ Nothing commits: the webhook's one transaction per message does.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import delete, exists, select
-from sqlalchemy.exc import IntegrityError
 
+from bot import masking
 from bot.clock import LOCAL_TZ, aware, now
 from bot.models import Consent, HealthCheckin, HomeOfficeRegistration
 from bot.services import handoff
@@ -81,9 +82,10 @@ def extend(registration: HomeOfficeRegistration, new_end: date) -> None:
 
 
 # -- check-ins ----------------------------------------------------------------------------
-def checkin_of(session, worker, day: date) -> HealthCheckin | None:
-    return session.scalars(select(HealthCheckin).where(HealthCheckin.worker_id == worker.id,
-                                                       HealthCheckin.day == day)).first()
+def checkins_of(session, worker, day: date) -> list[HealthCheckin]:
+    """Every reading of the worker's day, first first (a worker may check in more than once)."""
+    return list(session.scalars(select(HealthCheckin).where(
+        HealthCheckin.worker_id == worker.id, HealthCheckin.day == day).order_by(HealthCheckin.id)))
 
 
 def flags(temperature: float, symptoms: list[str], test_result: str | None) -> list[str]:
@@ -98,33 +100,49 @@ def flags(temperature: float, symptoms: list[str], test_result: str | None) -> l
     return found
 
 
+def severity(reading: HealthCheckin) -> tuple:
+    """Orders a day's readings: a positive test, then a fever, then symptoms, then the temperature."""
+    symptoms = [s for s in reading.symptoms if s != NO_SYMPTOMS]
+    return (reading.test_result == POSITIVE, reading.temperature >= FEVER, len(symptoms), reading.temperature)
+
+
+@dataclass(frozen=True)
+class Day:
+    """A worker's check-ins of one day: how many, and the worst (what the day shows)."""
+
+    readings: tuple[HealthCheckin, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.readings)
+
+    @property
+    def worst(self) -> HealthCheckin | None:
+        return max(self.readings, key=severity, default=None)
+
+
+def day_of(session, worker, day: date) -> Day:
+    return Day(tuple(checkins_of(session, worker, day)))
+
+
 def record_checkin(session, worker, day: date, *, temperature: float, symptoms: list[str],
                    test_result: str | None, test_date: date | None, whereabouts: str,
-                   location: dict | None = None) -> tuple[HealthCheckin, bool]:
-    """Save today's check-in; a second one the same day updates the first. Returns (row, updated).
+                   location: dict | None = None) -> tuple[HealthCheckin, Day]:
+    """Save one reading: every reading is kept, so a later normal one never hides a flagged one.
 
-    A flagged check-in opens an escalation for staff at once, but the worker stays with the bot.
+    A flagged reading opens (or adds to) an escalation for staff at once; the worker stays with
+    the bot. Returns the reading and the day it belongs to.
     """
     registration = active_registration(session, worker)
-    values = dict(registration_id=registration.id if registration else None, temperature=temperature,
-                  symptoms=list(symptoms), test_result=test_result, test_date=test_date,
-                  whereabouts=whereabouts[:256], location=location,
-                  flagged=bool(flags(temperature, symptoms, test_result)))
-    row = checkin_of(session, worker, day)
-    updated = row is not None
-    if row is None:
-        try:
-            with session.begin_nested():  # the unique (worker_id, day) constraint is the last word
-                row = HealthCheckin(worker_id=worker.id, day=day, **values)
-                session.add(row)
-        except IntegrityError:
-            row, updated = checkin_of(session, worker, day), True
-    if updated:
-        for key, value in values.items():
-            setattr(row, key, value)
-    if row.flagged:
-        escalate(session, worker, day, row)
-    return row, updated
+    reading = HealthCheckin(worker_id=worker.id, day=day, registration_id=registration.id if registration else None,
+                            temperature=temperature, symptoms=list(symptoms), test_result=test_result,
+                            test_date=test_date, whereabouts=masking.mask(whereabouts)[:256], location=location,
+                            flagged=bool(flags(temperature, symptoms, test_result)))
+    session.add(reading)
+    session.flush()
+    if reading.flagged:
+        escalate(session, worker, day, reading)
+    return reading, day_of(session, worker, day)
 
 
 def escalate(session, worker, day: date, checkin: HealthCheckin) -> None:

@@ -1,38 +1,27 @@
-"""Legal-aid consultations: slots from the weekly schedule, open seats, booking, 我的预约 and cancelling.
+"""Legal-aid consultations: slots from the weekly schedule, open seats, booking, listing and cancelling.
 
 Slots are rows (LegalAidSlot) made from config/legal_aid_slots.yaml by `flask legal-aid slots`;
 a booking takes a seat only inside the transaction that locks the slot row, so two workers
-confirming the last seat at once cannot both get it.
+confirming the last seat at once cannot both get it. Domain only: the wording is the flow's and
+the targets' (bot/flows/legal_aid.py, bot/targets/legal_aid.py).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-import click
 import yaml
-from flask import current_app
-from flask.cli import with_appcontext
 from sqlalchemy import exists, func, select
 
-from bot.clock import LOCAL_TZ, aware, local_now, now
-from bot.flows.steps import simple
-from bot.models import LegalAidBooking, LegalAidSlot
+from bot import masking
+from bot.clock import LOCAL_TZ, aware, now
+from bot.models import LegalAidBooking, LegalAidSlot, MembershipApplication
 
 OFFERED = 6  # how many open slots the worker sees at once
 WEEKDAY_NAMES = "一二三四五六日"
 
-NO_BOOKINGS = "您目前没有待参加的法律援助预约。回复「法律援助」即可预约律师咨询。"
-MY_BOOKINGS = "您的法律援助预约：\n{listing}\n请带上劳动合同、工资条、聊天记录等材料按时到场。需要取消请回复「取消预约」。"
-PICK_TO_CANCEL = "要取消哪个预约？回复序号，例如：1\n{listing}\n不取消的话，不用回复。"
-CANCELLED = "已取消您 {when} 的法律援助预约，名额已释放。需要时可以回复「法律援助」重新预约。"
-ALREADY_GONE = "这个预约已经取消或已过期，不用再取消了。\n\n"
-
-# Exact phrases outside a flow (checked before the FAQ router, which would start a new booking).
-LIST_WORDS = re.compile(r"^(查看|查询|查一下|看看)?(我的)?(法律援助|法援|律师)?(咨询)?预约(记录|情况)?$")
-CANCEL_WORDS = re.compile(r"^(我要|我想|帮我)?(取消|退掉|退订|撤销)(我的)?(法律援助|法援|律师)?(咨询)?(的)?预约$")
+MODES = {"in_person": "现场", "online": "线上"}  # how a consultation is held
 
 
 # -- schedule → slots ------------------------------------------------------------------------
@@ -44,6 +33,7 @@ class WeeklySlot:
     end: time
     capacity: int
     place: str
+    mode: str = "in_person"
 
 
 def _weekday(value) -> int:
@@ -70,11 +60,14 @@ def load_schedule(path: str | Path) -> list[WeeklySlot]:
     for i, raw in enumerate(entries, 1):
         try:
             slot = WeeklySlot(_weekday(raw["weekday"]), _time(raw["start"]), _time(raw["end"]),
-                              int(raw.get("capacity", 3)), str(raw.get("place") or "").strip())
+                              int(raw.get("capacity", 3)), str(raw.get("place") or "").strip(),
+                              str(raw.get("mode") or "in_person").strip())
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{path}: entry {i}: {exc}") from None
         if slot.end <= slot.start or slot.capacity < 1 or not slot.place:
             raise ValueError(f"{path}: entry {i}: needs start < end, capacity ≥ 1 and a place")
+        if slot.mode not in MODES:
+            raise ValueError(f"{path}: entry {i}: mode must be one of {', '.join(MODES)}, not {slot.mode!r}")
         schedule.append(slot)
     return schedule
 
@@ -98,7 +91,7 @@ def create_slots(session, schedule: list[WeeklySlot], first_day: date, weeks: in
             if found is not None:
                 existing += 1
                 continue
-            session.add(LegalAidSlot(starts_at=starts, capacity=entry.capacity, place=entry.place,
+            session.add(LegalAidSlot(starts_at=starts, capacity=entry.capacity, place=entry.place, mode=entry.mode,
                                      ends_at=datetime.combine(day, entry.end, LOCAL_TZ).astimezone(UTC)))
             session.flush()
             created += 1
@@ -151,14 +144,14 @@ def reserve(session, worker, slot_id: int, topic: str, facts: str, phone: str) -
         return None, "duplicate"
     if session.scalar(_taken(slot.id)) >= slot.capacity:
         return None, "full"
-    booking = LegalAidBooking(worker_id=worker.id, slot_id=slot.id, topic=topic[:32], facts=facts, phone=phone,
+    booking = LegalAidBooking(worker_id=worker.id, slot_id=slot.id, topic=topic[:32], facts=masking.mask(facts), phone=phone,
                               day=aware(slot.starts_at).astimezone(LOCAL_TZ).date())
     session.add(booking)
     session.flush()
     return booking, ""
 
 
-# -- 我的预约 / 取消预约 -----------------------------------------------------------------------
+# -- the worker's own bookings --------------------------------------------------------------
 
 def upcoming(session, worker) -> list[LegalAidBooking]:
     return list(session.scalars(
@@ -168,71 +161,23 @@ def upcoming(session, worker) -> list[LegalAidBooking]:
         .order_by(LegalAidSlot.starts_at)))
 
 
-def _listing(bookings: list[LegalAidBooking]) -> str:
-    return "\n".join(f"{i}. {describe(b.slot)}（{b.topic}）" for i, b in enumerate(bookings, 1))
-
-
-def cancel(session, worker, booking_id: int) -> str:
-    """Cancel one of the worker's own upcoming bookings; the seat is free again at once."""
+def cancel(session, worker, booking_id: int) -> LegalAidBooking | None:
+    """Cancel one of the worker's own upcoming bookings (the seat is free again at once);
+    None when it is not theirs, already cancelled or already past."""
     booking = session.get(LegalAidBooking, booking_id)
     if (booking is None or booking.worker_id != worker.id or booking.status != "booked"
             or booking.slot is None or aware(booking.slot.starts_at) <= now()):
-        return ALREADY_GONE + bookings_text(session, worker)
+        return None
     booking.status, booking.cancelled_at = "cancelled", now()
-    return CANCELLED.format(when=describe(booking.slot))
+    return booking
 
 
-def bookings_text(session, worker) -> str:
-    bookings = upcoming(session, worker)
-    return MY_BOOKINGS.format(listing=_listing(bookings)) if bookings else NO_BOOKINGS
-
-
-def shortcut(text: str) -> str | None:
-    """'我的预约' → legal_aid.bookings, '取消预约' → legal_aid.cancel; None for anything else."""
-    t = re.sub(r"[\s，,。.!！?？]", "", simple(text))
-    if CANCEL_WORDS.fullmatch(t):
-        return "legal_aid.cancel"
-    m = LIST_WORDS.fullmatch(t)
-    if m and (m.group(1) or m.group(2) or m.group(5)):  # 预约 / 法律援助预约 alone mean "book one"
-        return "legal_aid.bookings"
-    return None
-
-
-def respond(engine, target: str) -> str:
-    """Carry out a legal_aid.* target: list, offer a numbered cancel choice, or cancel one."""
-    session, worker = engine.session, engine.worker
-    if target.startswith("legal_aid.cancel:"):
-        return cancel(session, worker, int(target.rsplit(":", 1)[1]))
-    if target == "legal_aid.cancel":
-        bookings = upcoming(session, worker)
-        if not bookings:
-            return NO_BOOKINGS
-        engine.set_context(choices=[f"legal_aid.cancel:{b.id}" for b in bookings])
-        return PICK_TO_CANCEL.format(listing=_listing(bookings))
-    return bookings_text(session, worker)
-
-
-# -- flask legal-aid slots ---------------------------------------------------------------------
-
-@click.group("legal-aid")
-def legal_aid_cli() -> None:
-    """Legal-aid consultation slots."""
-
-
-@legal_aid_cli.command("slots")
-@click.option("--weeks", default=2, show_default=True, type=click.IntRange(1, 26), help="How many weeks ahead.")
-@click.option("--schedule", "schedule_file", type=click.Path(exists=True, dir_okay=False),
-              help="Weekly schedule (default: config/legal_aid_slots.yaml).")
-@with_appcontext
-def slots_command(weeks: int, schedule_file: str | None) -> None:
-    """Create the consultation slots of the coming weeks from the weekly schedule (idempotent)."""
-    from bot.extensions import db
-
-    path = schedule_file or Path(current_app.root_path) / "config" / "legal_aid_slots.yaml"
-    try:
-        schedule = load_schedule(path)
-    except (OSError, ValueError, yaml.YAMLError) as exc:
-        raise click.ClickException(str(exc)) from None
-    created, existing = create_slots(db.session, schedule, local_now().date(), weeks)
-    db.session.commit()
-    click.echo(f"新建 {created} 个咨询时段，已存在 {existing} 个（{weeks} 周，排班 {len(schedule)} 条）。")
+def phone_on_file(session, worker) -> str | None:
+    """The mobile number this worker gave most recently (a booking, else their application)."""
+    booked = session.scalars(select(LegalAidBooking.phone).where(
+        LegalAidBooking.worker_id == worker.id, LegalAidBooking.phone.is_not(None))
+        .order_by(LegalAidBooking.id.desc())).first()
+    if booked:
+        return booked
+    return session.scalars(select(MembershipApplication.phone).where(
+        MembershipApplication.worker_id == worker.id)).first()

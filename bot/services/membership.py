@@ -1,13 +1,11 @@
-"""Union membership applications (入会申请): options, ID protection, submit, withdraw, decide, status.
+"""Union membership applications (入会申请): options, ID protection, consent, submit, withdraw, decide.
 
-The dialog lives in bot/flows/membership.py; staff decisions (dashboard, later) call `decide`.
-The raw ID number never reaches a row: it is kept as a Fernet token, a keyed hash (uniqueness)
-and a masked copy; the worker's message that carried it is masked in the message log.
+Domain only: the dialog and its wording live in bot/flows/membership.py, the workbench calls
+`decide`. The raw ID number never reaches a row: it is kept as a Fernet token, a keyed hash
+(uniqueness) and a masked copy; the message log masks it when the message is written (bot.masking).
 """
 from __future__ import annotations
 
-import re
-import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,36 +13,16 @@ import yaml
 from flask import current_app
 from sqlalchemy import func, select
 
-from bot.clock import LOCAL_TZ, aware, now
-from bot.models import MembershipApplication, Message, Outbox
+from bot import masking, outbox
+from bot.clock import LOCAL_TZ, now
+from bot.models import Consent, MembershipApplication, Outbox
 from bot.services import crypto
 
 OPTIONS_FILE = Path("config") / "membership.yaml"  # under the app root; MEMBERSHIP_OPTIONS_FILE overrides
 UNION_ANSWERS = ("yes", "no", "unsure")
 ACTIVE = ("pending", "approved")  # statuses that block another application
 STATUS_LABELS = {"pending": "审核中", "approved": "已通过", "rejected": "未通过", "withdrawn": "已撤回"}
-# What an ID number (or a near miss) looks like in a message, spaces and dashes included.
-ID_LIKE = re.compile(r"(?<!\d)(?:\d[ \t-]*){14,17}[\dXx](?!\d)")
-LOG_SCAN = 10  # recent inbound messages searched for ID numbers to mask
-
-WITHDRAW_HINT = "\n如需撤回申请：回复「入会」（或点菜单「入会申请」），再回复 1 撤回。"
-NO_APPLICATION = "您还没有提交入会申请。回复「入会」即可开始申请。"
-STATUS = {
-    "pending": ("您的入会申请正在审核中（{day}提交，由{routed_to}办理）。\n"
-                "姓名：{name}，身份证号：{masked}\n审核结果会通过本公众号通知您。"),
-    "approved": "您的入会申请已于{decided}通过，欢迎加入工会！会员证由{routed_to}为您办理。",
-    "rejected": ("您的入会申请未通过。原因：{reason}\n"
-                 "您可以修改信息后重新申请：回复「入会」。有疑问请回复「转人工」。"),
-    "withdrawn": "您已撤回入会申请，信息不再审核。需要时回复「入会」重新申请。",
-}
-DUPLICATE_ID = ("这个身份证号已经提交过入会申请（当前状态：{label}），不能重复提交。\n"
-                "如果不是您本人提交的，请回复「转人工」，工作人员会帮您核实。")
-DECIDED = {
-    "approved": "好消息！您的入会申请已通过审核，欢迎加入工会！{routed_to}会与您联系办理会员证。",
-    "rejected": ("您的入会申请未通过审核。原因：{reason}\n"
-                 "您可以修改信息后重新申请：回复「入会」。有疑问请回复「转人工」。"),
-}
-
+ID_LIKE = masking.ID_LIKE  # what an ID number looks like inside a longer message
 
 class OptionsError(ValueError):
     """The membership options file is missing or malformed."""
@@ -83,22 +61,19 @@ def route_for(employer_has_union: str, district: str) -> str:
 def protect_id(id_number: str) -> dict:
     """What a dialog slot or a row may hold instead of the ID number."""
     return {"encrypted": crypto.encrypt(id_number), "hash": crypto.keyed_hash(id_number),
-            "masked": crypto.mask_id_number(id_number)}
+            "masked": masking.mask_id_number(id_number)}
 
 
-def mask_ids(text: str) -> str:
-    """Text with every ID-number-like run masked (full-width digits, spaces and dashes included)."""
-    text = unicodedata.normalize("NFKC", text or "")
-    return ID_LIKE.sub(lambda m: crypto.mask_id_number(re.sub(r"[ \t-]", "", m.group()).upper()), text)
-
-
-def mask_logged_ids(session, worker) -> None:
-    """Mask ID numbers in the worker's recent inbound messages (the current one included)."""
-    rows = session.scalars(select(Message).where(Message.worker_id == worker.id, Message.direction == "in")
-                           .order_by(Message.id.desc()).limit(LOG_SCAN)).all()
-    for message in rows:
-        if ID_LIKE.search(unicodedata.normalize("NFKC", message.content or "")):
-            message.content = mask_ids(message.content)
+def grant_consent(session, worker, notice_version: str) -> Consent:
+    """Record the worker's consent to the membership notice (the newest agreement counts)."""
+    consent = session.scalars(select(Consent).where(
+        Consent.worker_id == worker.id, Consent.purpose == "membership")).first()
+    if consent is None:
+        consent = Consent(worker_id=worker.id, purpose="membership", notice_version=notice_version)
+        session.add(consent)
+    else:  # agreed before (an earlier application)
+        consent.notice_version, consent.granted_at, consent.withdrawn_at = notice_version, now(), None
+    return consent
 
 
 # -- look-ups ----------------------------------------------------------------------------------
@@ -116,32 +91,6 @@ def conflict(session, worker, id_hash: str | None) -> MembershipApplication | No
             MembershipApplication.id_number_hash == id_hash, MembershipApplication.worker_id != worker.id)).first()
         return other
     return None
-
-
-def duplicate_text(application: MembershipApplication) -> str:
-    return DUPLICATE_ID.format(label=STATUS_LABELS[application.status])
-
-
-def _day(value) -> str:
-    local = aware(value).astimezone(LOCAL_TZ)
-    return f"{local.year}年{local.month}月{local.day}日"
-
-
-def describe(application: MembershipApplication) -> str:
-    """The application's status in the worker's words."""
-    return STATUS[application.status].format(
-        day=_day(application.updated_at or application.created_at), routed_to=application.routed_to or "工会",
-        name=application.name, masked=application.id_number_masked,
-        decided=_day(application.decided_at) if application.decided_at else "",
-        reason=application.reject_reason or "（未注明）")
-
-
-def status_text(session, worker) -> str:
-    """The worker's own application (union.application_status, menu 我的入会进度), with what they can do."""
-    application = of_worker(session, worker)
-    if application is None:
-        return NO_APPLICATION
-    return describe(application) + (WITHDRAW_HINT if application.status == "pending" else "")
 
 
 # -- changes -----------------------------------------------------------------------------------
@@ -180,7 +129,8 @@ def withdraw(session, application: MembershipApplication) -> None:
 
 def decide(session, application: MembershipApplication, approved: bool, reason: str | None,
            staff: str) -> Outbox:
-    """Staff approve or reject a pending application; the worker is told through the outbox."""
+    """Staff approve or reject a pending application; the worker is told through the outbox
+    (the notice is queued in the same transaction as the decision)."""
     if application.status != "pending":
         raise ValueError(f"only a pending application can be decided (it is {application.status})")
     reason = (reason or "").strip() or None
@@ -191,9 +141,32 @@ def decide(session, application: MembershipApplication, approved: bool, reason: 
     application.decided_by, application.decided_at = staff, now()
     prefix = f"membership:{application.id}:"
     n = session.scalar(select(func.count()).select_from(Outbox).where(Outbox.dedupe_key.startswith(prefix))) + 1
-    message = Outbox(worker_id=application.worker_id, kind="text", purpose="decision", dedupe_key=f"{prefix}{status}:{n}",
-                     payload={"content": DECIDED[status].format(routed_to=application.routed_to or "工会",
-                                                                reason=reason)})
-    session.add(message)
-    session.flush()
-    return message
+    return outbox.notify(session, application.worker_id, f"membership.{status}", f"{prefix}{status}:{n}",
+                         purpose="decision", routed_to=application.routed_to or "工会", reason=reason)
+
+
+# -- retention (for the scheduled retention job) -------------------------------------------------
+KEEP_MONTHS = 6  # what the notice promises: "申请撤回或未通过的，处理完毕后6个月内删除"
+
+
+def purge_closed(session, today, keep_months: int = KEEP_MONTHS) -> int:
+    """Delete withdrawn and rejected applications processed `keep_months` months before `today`
+    (a Beijing date) or earlier. Returns rows deleted.
+
+    "处理完毕" is the decision for a rejection (decided_at) and the withdrawal for a withdrawn one
+    (updated_at: withdraw() is the last change to such a row; re-applying makes it pending again,
+    so it is no longer a candidate). Run daily, this deletes on the day six months later at the
+    latest, which keeps "6个月内删除"; rows processed a day later are kept.
+    """
+    from datetime import UTC, datetime, time, timedelta
+
+    from dateutil.relativedelta import relativedelta
+    from sqlalchemy import and_, delete, or_
+
+    last_day = today - relativedelta(months=keep_months)
+    before = datetime.combine(last_day + timedelta(days=1), time(0), LOCAL_TZ).astimezone(UTC)
+    rejected = func.coalesce(MembershipApplication.decided_at, MembershipApplication.updated_at)
+    return session.execute(delete(MembershipApplication).where(or_(
+        and_(MembershipApplication.status == "rejected", rejected < before),
+        and_(MembershipApplication.status == "withdrawn", MembershipApplication.updated_at < before)))
+        .execution_options(synchronize_session=False)).rowcount

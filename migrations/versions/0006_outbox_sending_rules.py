@@ -1,7 +1,7 @@
 """outbox sending rules: the sender's lease, what a message was sent as, WeChat's error code
 
-Revision ID: 0004_wt10a
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-02 13:57:28.507965
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0004_wt10a'
-down_revision = '0003'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
