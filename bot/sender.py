@@ -132,7 +132,7 @@ class Sender:
         calls about to start."""
         counts: Counter = Counter()
         waiting, running, back, claiming = deque(), {}, [], True
-        self.windows = {}
+        self.windows, self.unfollowed, self.stopped = {}, set(), False  # per run: a stop is looked up again
         try:
             while True:
                 write_transaction(db.session)

@@ -189,3 +189,20 @@ def test_explicit_template_rows_are_sent_as_templates_with_values_made_valid(wx,
     (message,) = fake_wechat.sent()
     assert message["data"]["thing1"]["value"] == "您的入会申请已经由市总工会审核通过欢迎…"  # 19 + "…"
     assert message["client_msg_id"] == "k1"
+
+
+def test_a_long_running_sender_resumes_when_the_pause_ends(wx, fake_wechat, clock):
+    """`flask outbox send --loop` keeps one Sender: a 45009 pause must not stop it for good."""
+    clock.set("2026-12-02 21:00")
+    queue(wx, key="k1")
+    fake_wechat.fault(45009)
+    with wx.app_context():
+        looping = sender.Sender(client(), wx.config)
+        try:
+            assert looping.drain()["stopped"] == 1
+            clock.advance(hours=3, minutes=1)  # 00:01 the next day
+            assert looping.drain()["sent"] == 1
+        finally:
+            looping.close()
+            db.session.remove()
+    assert delivered(fake_wechat) == ["您好，已收到"]
