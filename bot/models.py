@@ -90,8 +90,9 @@ class Outbox(db.Model):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
     # pending → claimed (a sender's lease) → sending (the API call is under way) → sent | pending
-    # (retry) | failed; also parked → delivered (passive reply), skipped (unfollowed), unknown
-    # (a reminder whose sender died during the call: maybe sent, never resent). See bot/sender.py.
+    # (retry) | failed; also parked → delivered (passive reply), skipped (unfollowed), expired
+    # (payload expires_at passed), unknown (a reminder whose sender died during the call: maybe
+    # sent, never resent). See bot/sender.py.
     status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     wechat_msg_id: Mapped[str | None] = mapped_column(String(32), index=True)

@@ -154,7 +154,7 @@ def take_parked(session, worker_id: int) -> list[str]:
 @dataclass(frozen=True)
 class Plan:
     """What a row becomes now: route "custom" / "template" with the body WeChat wants, "park",
-    or "invalid" (a template row whose values cannot be made valid)."""
+    "expired", or "invalid" (a template row whose values cannot be made valid)."""
 
     route: str
     body: dict | None = None
@@ -164,7 +164,11 @@ def plan(openid: str, kind: str, purpose: str, payload: dict, dedupe_key: str, w
          templates: wechat_templates.Templates, keep_template: bool = False) -> Plan:
     """Customer-service text while the window is open; else the purpose's template if it fits;
     else park. A row queued as a template (kind="template") is always one. `keep_template`: an
-    earlier attempt went out as a template, so the retry must too (WeChat dedupes it)."""
+    earlier attempt went out as a template, so the retry must too (WeChat dedupes it). A message
+    whose payload `expires_at` has passed (a reminder for a day that is over) is "expired"."""
+    expires = payload.get("expires_at")
+    if expires and datetime.fromisoformat(expires) <= now():
+        return Plan("expired")
     if kind == "template":
         data = wechat_templates.fit_data(payload.get("data"))
         if data is None:

@@ -222,6 +222,9 @@ class Sender:
         if plan.route == "invalid":
             self._finish(job, counts, "failed", status_from="claimed", last_error="template values cannot be valid")
             return None
+        if plan.route == "expired":
+            self._finish(job, counts, "expired", status_from="claimed", last_error="not sent: its moment had passed")
+            return None
         if plan.route == "park":
             self._finish(job, counts, "parked", status_from="claimed", claimed_by=None, sent_as=None,
                          last_error=PARKED_NOTE)

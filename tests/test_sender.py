@@ -206,3 +206,13 @@ def test_a_long_running_sender_resumes_when_the_pause_ends(wx, fake_wechat, cloc
             looping.close()
             db.session.remove()
     assert delivered(fake_wechat) == ["您好，已收到"]
+
+
+def test_a_reminder_retried_past_its_day_is_not_sent(wx, fake_wechat, clock):
+    clock.set("2026-12-02 20:00")
+    queue(wx, purpose="reminder", text="您今天还没有健康打卡", expires_at="2026-12-03T00:00:00+08:00")
+    fake_wechat.fault(-1)
+    assert run(wx)["retry"] == 1
+    clock.advance(hours=5)  # 01:00 the next day: the retry is due, the reminder no longer true
+    assert run(wx)["expired"] == 1
+    assert row(wx)["status"] == "expired" and delivered(fake_wechat) == []
