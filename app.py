@@ -29,6 +29,15 @@ SETTINGS = [
     ("CS_WINDOW_HOURS", 48, int),  # WeChat: customer-service messages only this long after the worker's last message
     ("CS_WINDOW_QUOTA", 5, int),  # … and at most this many in that window
     ("LEGAL_AID_MAX_OPEN", 1, int),  # upcoming legal-aid bookings one worker may hold
+    ("WECHAT_API_TIMEOUT", 10.0, float),  # seconds per WeChat API call
+    ("WECHAT_FORCE_REFRESH_PER_DAY", 10, int),  # stable token force_refresh budget (WeChat allows 20 a day)
+    ("WECHAT_TEMPLATES_FILE", "", str),  # template messages per purpose; default config/wechat_templates.yaml
+    ("OUTBOX_MAX_ATTEMPTS", 5, int),  # a row fails (WeChat's error kept) after this many attempts
+    ("OUTBOX_BACKOFF_SECONDS", 30.0, float),  # first retry after about this long; doubles each time
+    ("OUTBOX_BACKOFF_MAX_SECONDS", 3600.0, float),
+    ("OUTBOX_LEASE_SECONDS", 120.0, float),  # a sender's claim on rows; then another sender takes over
+    ("OUTBOX_BATCH", 50, int),  # rows a sender claims at a time
+    ("OUTBOX_CONCURRENCY", 4, int),  # API calls a sender keeps in flight (threads)
     ("FAQ_DIR", "", str),
     ("MEMBERSHIP_OPTIONS_FILE", "", str),
     ("ENV", "development", str),  # production: refuses unsafe settings (bot/settings.py), no simulator

@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
     from bot.diagrams import flows_cli
     from bot.faq import faq_cli
     from bot.nlu.cli import nlu_cli
+    from bot.outbox_cli import outbox_cli
     from bot.wechat_menu import wechat_cli
 
     for command in (chat, serve, outbox_cli, jobs_cli, faq_cli, nlu_cli, legal_aid_cli, export_command, flows_cli,
@@ -55,27 +56,6 @@ def chat(openid: str) -> None:
         else:
             continue
         click.echo("bot> " + (reply or "（无回复）").replace("\n", "\n     "))
-
-
-outbox_cli = click.Group("outbox", help="Messages queued for the WeChat API.")
-
-
-@outbox_cli.command("send")
-@click.option("--loop", is_flag=True, help="Keep sending every --interval seconds.")
-@click.option("--interval", default=30, show_default=True)
-@with_appcontext
-def outbox_send(loop: bool, interval: int) -> None:
-    """Send queued customer-service / template messages through the WeChat API."""
-    import time
-
-    from bot import outbox, wechat_api
-
-    while True:
-        counts = outbox.send_pending(wechat_api.client())
-        click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
-        if not loop:
-            break
-        time.sleep(interval)
 
 
 @click.group("legal-aid")

@@ -23,13 +23,17 @@ JOIN_TIMEOUT = 20  # seconds: a tick or a send in progress finishes; the API tim
 
 
 def start_fake_wechat_api(app: Flask) -> Callable[[], None] | None:
-    """THE PLACE to start the fake WeChat API server in development (bot/fake_wechat.py, issue 10).
+    """The fake WeChat API server (bot/fake_wechat.py) for development, when no real account is
+    configured (no WECHAT_APP_SECRET): the sender delivers to it and /dev/chat shows what it got.
+    Returns the function that stops it (called on Ctrl-C after the sender has stopped)."""
+    if app.config.get("WECHAT_APP_SECRET") or app.config.get("ENV") == "production":
+        return None
+    from bot.fake_wechat import FakeWeChat
 
-    Start it here, point app.config["WECHAT_API_BASE_URL"] at it and give WECHAT_APP_SECRET a
-    value, and return a function that stops it (called on Ctrl-C after the sender has stopped).
-    Until then the outbox sender runs only when WECHAT_APP_SECRET is set.
-    """
-    return None
+    fake = FakeWeChat().start()
+    app.config.update(WECHAT_API_BASE_URL=fake.url, WECHAT_APP_SECRET="fake-wechat-secret")
+    click.echo(f"fake WeChat API: {fake.url} (what it got: http://{fake.host}:{fake.port}/_fake/sent)")
+    return fake.stop
 
 
 def scheduler_loop(app: Flask, stop: threading.Event, interval: float) -> None:
@@ -45,20 +49,23 @@ def scheduler_loop(app: Flask, stop: threading.Event, interval: float) -> None:
 
 def sender_loop(app: Flask, stop: threading.Event, interval: float) -> None:
     """`flask outbox send --loop`, in a thread."""
-    from bot import outbox, wechat_api
+    from bot import wechat_api
+    from bot.sender import Sender
 
     with app.app_context():
+        sender = Sender(wechat_api.client(), app.config, should_stop=stop.is_set)
         while not stop.is_set():
             try:
-                counts = outbox.send_pending(wechat_api.client())
-                if any(counts.values()):
-                    log.info("outbox: %s", " ".join(f"{k}={v}" for k, v in counts.items()))
+                counts = sender.drain()
+                if any(counts[k] for k in counts if k != "claimed"):
+                    log.info("outbox: %s", " ".join(f"{k}={v}" for k, v in counts.items() if v))
             except Exception:  # noqa: BLE001 – keep the dev server's sender alive; the error is logged
                 db.session.rollback()
                 log.exception("outbox sender failed; trying again in %s s", interval)
             finally:
                 db.session.remove()
             stop.wait(interval)
+        sender.close()
 
 
 def _interrupt(*_):
@@ -82,7 +89,7 @@ def serve(host: str, port: int, jobs_interval: float, send_interval: float, no_b
         if app.config.get("WECHAT_APP_SECRET"):
             threads.append(threading.Thread(target=sender_loop, args=(app, stop, send_interval), name="outbox"))
         else:
-            click.echo("outbox sender: off (no WECHAT_APP_SECRET and no fake WeChat API yet); queued messages wait")
+            click.echo("outbox sender: off (no WECHAT_APP_SECRET); queued messages wait")
     for thread in threads:
         thread.start()
     click.echo(f"background: {', '.join(t.name for t in threads) or 'none'} · Ctrl-C stops everything")

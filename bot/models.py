@@ -73,6 +73,10 @@ class Message(db.Model):
     worker: Mapped[Worker] = relationship()
 
 
+# Why an outbox message is sent; decides the sending rules (see Outbox.purpose).
+OUTBOX_PURPOSES = ("notice", "reminder", "staff_reply", "decision", "late_reply", "alert")
+
+
 class Outbox(db.Model):
     """A message the bot must push through the WeChat API (customer-service or template)."""
 
@@ -85,6 +89,10 @@ class Outbox(db.Model):
     purpose: Mapped[str] = mapped_column(String(16), default="notice", index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
+    # pending → claimed (a sender's lease) → sending (the API call is under way) → sent | pending
+    # (retry) | failed; also parked → delivered (passive reply), skipped (unfollowed), expired
+    # (payload expires_at passed), unknown (a reminder whose sender died during the call: maybe
+    # sent, never resent). See bot/sender.py.
     status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     wechat_msg_id: Mapped[str | None] = mapped_column(String(32), index=True)
@@ -94,6 +102,13 @@ class Outbox(db.Model):
     not_before: Mapped[datetime | None] = mapped_column(Timestamp)  # back-off after a failed attempt
     claimed_at: Mapped[datetime | None] = mapped_column(Timestamp)  # a sender took it ("sending")
     sent_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # --- issue 10: WeChat's sending rules ---
+    claimed_by: Mapped[str | None] = mapped_column(String(64))  # the sender holding the lease
+    sent_as: Mapped[str | None] = mapped_column(String(12))  # custom | template | passive: what it became
+    last_errcode: Mapped[int | None] = mapped_column(Integer)  # WeChat's errcode of the last failed attempt
+
+    # take_parked() runs on every inbound message: one index lookup when nothing is parked.
+    __table_args__ = (Index("ix_outbox_worker_status", "worker_id", "status"),)
 
 
 class DeliveryReceipt(db.Model):

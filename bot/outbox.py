@@ -1,37 +1,39 @@
-"""Queued outbound messages: written in the same transaction as the event that causes them, sent later.
+"""Queued outbound messages and WeChat's rules for them: the 48-hour window, templates, parking.
 
-Never twice: a row is claimed (status "sending") and committed before the API call, and a row
-left in "sending" by a crash is not retried automatically but marked "unknown" for staff.
-Never lost: API failures are retried with back-off, then marked "failed" for staff to see.
+Every message sent outside a passive reply is an Outbox row written in the same transaction as its
+cause, with a unique dedupe key; bot/sender.py sends the rows. A customer-service (text) message
+may go out only while the worker's window is open
+(https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Service_Center_messages.html);
+otherwise it becomes the template configured for its purpose (bot/wechat_templates.py) or, where
+none fits, it is parked and handed to the webhook as the reply to the worker's next message.
 """
 from __future__ import annotations
 
-import logging
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
-from requests import RequestException
-from sqlalchemy import func, or_, select
-from wechatpy.exceptions import WeChatClientException
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 
-from bot import message_log, texts
-from bot.clock import aware, now
-from bot.extensions import db
-from bot.models import Outbox, Worker
-from bot.storage import write_transaction
+from bot import texts, wechat_templates
+from bot.clock import LOCAL_TZ, aware, now
+from bot.models import OUTBOX_PURPOSES, Outbox, Worker
 
-log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 5
-STUCK_AFTER = timedelta(minutes=10)
-
-
-PURPOSES = ("notice", "reminder", "staff_reply", "decision", "late_reply", "alert")
+PURPOSES = OUTBOX_PURPOSES
+# What a row becomes when its sender died during the customer-service call (WeChat may or may not
+# have it; WeChat has no idempotency key for these): a missed reminder is better than two, every
+# other message is sent again. Template sends carry client_msg_id, so WeChat itself dedupes them.
+AT_MOST_ONCE = frozenset({"reminder"})
+WINDOW_REFUSED = (45015, 45047)  # WeChat: window closed / quota used, whatever our count says
+Route = Literal["custom", "template", "park"]
 
 
 def queue(session, worker_id: int, content: str, dedupe_key: str, kind: str = "text", *,
           purpose: str = "notice", not_before=None, **payload) -> Outbox | None:
     """Add a message to the outbox in the caller's transaction (unique dedupe_key: queueing twice
-    is a no-op and returns None). `purpose` picks the sending rules; `not_before` delays it."""
+    is a no-op and returns None). `purpose` picks the sending rules; `not_before` delays it; the
+    rest of `payload` fills the purpose's template (see config/wechat_templates.yaml)."""
     if purpose not in PURPOSES:
         raise ValueError(f"unknown outbox purpose {purpose!r}")
     if session.scalars(select(Outbox.id).where(Outbox.dedupe_key == dedupe_key)).first() is not None:
@@ -46,20 +48,27 @@ def notify(session, worker_id: int, notice: str, dedupe_key: str, *, purpose: st
            not_before=None, **params) -> Outbox | None:
     """Queue one of the worker notices in bot/texts.py NOTICES, filled with `params`: services say
     what happened (membership.approved, handoff.closed …), the wording lives with the other texts."""
+    # The params also fill the purpose's template message when the window is closed (wechat_templates.yaml).
     return queue(session, worker_id, texts.NOTICES[notice].format(**params), dedupe_key, purpose=purpose,
-                 not_before=not_before, notice=notice)
+                 not_before=not_before, notice=notice, **{k: v for k, v in params.items() if v is not None})
+
+
+def queue_late_reply(session, worker_id: int, text: str, dedupe_key: str) -> Outbox | None:
+    """An answer produced after WeChat stopped waiting for the passive reply (sent at least once)."""
+    return queue(session, worker_id, text, dedupe_key, purpose="late_reply")
 
 
 @dataclass(frozen=True)
 class Window:
     """WeChat's customer-service window for one worker: customer-service messages may be sent until
     `until` (48 h after the worker's last interaction) and at most `quota` of them in that time.
-    https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Service_Center_messages.html
+    `refused`: WeChat answered 45015 / 45047 since then, so the window is closed whatever we count.
     """
 
     until: datetime | None
     sent: int
     quota: int
+    refused: bool = False
 
     @property
     def remaining(self) -> int:
@@ -67,81 +76,161 @@ class Window:
 
     @property
     def is_open(self) -> bool:
-        return self.until is not None and now() < self.until and self.sent < self.quota
+        return self.until is not None and now() < self.until and self.sent < self.quota and not self.refused
 
 
 def window(session, worker, config) -> Window:
     """The worker's window now: from their last interaction (Worker.last_seen_at, kept to the
-    minute) and the customer-service messages already sent since then (outbox rows)."""
-    last = aware(worker.last_seen_at)
-    quota = int(config.get("CS_WINDOW_QUOTA", 5))
-    if last is None:
-        return Window(None, 0, quota)
-    sent = session.scalar(select(func.count(Outbox.id)).where(
-        Outbox.worker_id == worker.id, Outbox.kind == "text", Outbox.status == "sent", Outbox.sent_at >= last))
-    return Window(last + timedelta(hours=int(config.get("CS_WINDOW_HOURS", 48))), int(sent or 0), quota)
+    minute) and the customer-service messages sent (or refused by WeChat) since then."""
+    return windows(session, [worker], config)[worker.id]
 
 
-def backoff(attempts: int) -> timedelta:
-    return timedelta(minutes=2 ** attempts)
+_SENT_CUSTOM = and_(Outbox.status == "sent", Outbox.sent_as == "custom", Outbox.sent_at >= Worker.last_seen_at)
+_REFUSED = and_(Outbox.last_errcode.in_(WINDOW_REFUSED), Outbox.claimed_at >= Worker.last_seen_at)
+WINDOW_COUNTS = (
+    select(Outbox.worker_id, func.count(case((_SENT_CUSTOM, 1))), func.count(case((_REFUSED, 1))))
+    .join(Worker, Worker.id == Outbox.worker_id)
+    .where(Outbox.worker_id.in_(bindparam("ids", expanding=True)), or_(_SENT_CUSTOM, _REFUSED))
+    .group_by(Outbox.worker_id))
 
 
-def claim(limit: int) -> list[Outbox]:
-    write_transaction(db.session)
-    rows = db.session.scalars(
-        select(Outbox).where(Outbox.status == "pending", or_(Outbox.not_before.is_(None), Outbox.not_before <= now()))
-        .order_by(Outbox.id).limit(limit).with_for_update(skip_locked=True)).all()
-    for row in rows:
-        row.status, row.claimed_at = "sending", now()
-    db.session.commit()
-    return rows
+def windows(session, workers, config) -> dict[int, Window]:
+    """window() for many workers in one query (the sender asks for a whole batch at once).
+    `workers`: objects with .id and .last_seen_at (as stored)."""
+    quota, hours = int(config.get("CS_WINDOW_QUOTA", 5)), timedelta(hours=int(config.get("CS_WINDOW_HOURS", 48)))
+    seen = {w.id: aware(w.last_seen_at) for w in workers}
+    ids = [wid for wid, last in seen.items() if last is not None]
+    rows = session.execute(WINDOW_COUNTS, {"ids": ids}) if ids else ()
+    counts = {wid: (sent, refused) for wid, sent, refused in rows}
+    result = {}
+    for wid, last in seen.items():
+        sent, refused = counts.get(wid, (0, 0))
+        result[wid] = Window(None if last is None else last + hours, int(sent), quota, bool(refused))
+    return result
 
 
-def send_pending(api, limit: int = 100) -> dict[str, int]:
-    """Send what is due; returns counts by outcome."""
-    counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0, "unknown": mark_stuck()}
-    for row in claim(limit):
-        write_transaction(db.session)
-        worker = db.session.get(Worker, row.worker_id)
-        outcome = deliver(api, row, worker)
-        counts[outcome] += 1
-        db.session.commit()
-    return counts
+def route_for(session, worker, config, purpose: str) -> Route:
+    """What a text message of this purpose to this worker would be sent as right now."""
+    if window(session, worker, config).is_open:
+        return "custom"
+    return "template" if wechat_templates.load(config).for_purpose(purpose) else "park"
 
 
-def deliver(api, row: Outbox, worker: Worker) -> str:
-    if not worker.subscribed:
-        row.status = "skipped"
-        return "skipped"
-    row.attempts += 1
-    try:
-        if row.kind == "template":
-            result = api.message.send_template(worker.openid, row.payload["template_id"], row.payload["data"],
-                                               url=row.payload.get("url"))
-        else:
-            result = api.message.send_text(worker.openid, row.payload["content"])
-    except (WeChatClientException, RequestException) as exc:
-        response = getattr(exc, "response", None)
-        status = f"HTTP {response.status_code}: " if response is not None else ""
-        row.last_error = (status + str(exc))[:2000]
-        if row.attempts >= MAX_ATTEMPTS:
-            row.status = "failed"
-            return "failed"
-        row.status, row.not_before = "pending", now() + backoff(row.attempts)
-        return "retry"
-    row.status, row.sent_at, row.last_error = "sent", now(), None
-    row.wechat_msg_id = str(result.get("msgid") or "") or None
-    message_log.record(db.session, worker.id, "out", f"outbox:{row.kind}",
-                       row.payload.get("content") or row.payload.get("template_id", ""))
-    return "sent"
+def describe_window(session, worker, config, purpose: str = "staff_reply") -> str:
+    """For staff: the worker's window and, when it is closed, what a reply becomes (Chinese)."""
+    w = window(session, worker, config)
+    if w.is_open:
+        return f"窗口至 {_when(w.until)}，还可发 {w.remaining} 条"
+    if w.until is None:
+        state = "对方还没有和公众号互动过"
+    elif now() >= w.until:
+        state = f"窗口已于 {_when(w.until)} 关闭"
+    elif w.refused:
+        state = f"窗口至 {_when(w.until)}，但微信已拒收客服消息"
+    else:
+        state = f"窗口至 {_when(w.until)}，{w.quota} 条已发完"
+    templates = wechat_templates.load(config)
+    if templates.for_purpose(purpose):
+        becomes = "回复将改用模板消息发送（每项最多 20 字，超出部分省略）"
+    else:
+        becomes = "回复将暂存，对方下次发消息时送达"
+        if templates.notice.configured:
+            becomes += "，并先发一条模板提醒"
+    return f"{state}；{becomes}"
 
 
-def mark_stuck() -> int:
-    write_transaction(db.session)
-    stuck = db.session.scalars(select(Outbox).where(Outbox.status == "sending")).all()
-    n = 0
-    for row in stuck:
-        if row.claimed_at is None or aware(row.claimed_at) < now() - STUCK_AFTER:
-            row.status, row.last_error, n = "unknown", "sender stopped during the API call; check before resending", n + 1
-    db.session.commit()
-    return n
+def take_parked(session, worker_id: int) -> list[str]:
+    """The parked messages for this worker, oldest first, marked delivered (in the caller's
+    transaction): the webhook puts them into the passive reply. One index lookup when none."""
+    rows = session.execute(select(Outbox.id, Outbox.payload).where(
+        Outbox.worker_id == worker_id, Outbox.status == "parked").order_by(Outbox.id)).all()
+    if not rows:
+        return []
+    session.execute(update(Outbox).where(Outbox.id.in_([r.id for r in rows]), Outbox.status == "parked")
+                    .values(status="delivered", sent_as="passive", sent_at=now()))
+    return [r.payload.get("content", "") for r in rows]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a row becomes now: route "custom" / "template" with the body WeChat wants, "park",
+    "expired", or "invalid" (a template row whose values cannot be made valid)."""
+
+    route: str
+    body: dict | None = None
+
+
+def plan(openid: str, kind: str, purpose: str, payload: dict, dedupe_key: str, window: Window | None,
+         templates: wechat_templates.Templates, keep_template: bool = False) -> Plan:
+    """Customer-service text while the window is open; else the purpose's template if it fits;
+    else park. A row queued as a template (kind="template") is always one. `keep_template`: an
+    earlier attempt went out as a template, so the retry must too (WeChat dedupes it). A message
+    whose payload `expires_at` has passed (a reminder for a day that is over) is "expired"."""
+    expires = payload.get("expires_at")
+    if expires and datetime.fromisoformat(expires) <= now():
+        return Plan("expired")
+    if kind == "template":
+        data = wechat_templates.fit_data(payload.get("data"))
+        if data is None:
+            return Plan("invalid")
+        return template_message(openid, dedupe_key, payload.get("template_id", ""), data, payload.get("url"))
+    if not keep_template and window is not None and window.is_open:
+        return Plan("custom", {"touser": openid, "msgtype": "text", "text": {"content": payload.get("content", "")}})
+    spec = templates.for_purpose(purpose)
+    filled = spec and wechat_templates.fill(spec, payload)
+    if filled:
+        return template_message(openid, dedupe_key, filled.template_id, filled.data, filled.url)
+    return Plan("park")
+
+
+def template_message(openid: str, dedupe_key: str, template_id: str, data: dict, url: str | None) -> Plan:
+    """A template send carrying client_msg_id = the row's dedupe key (at most 64 characters), so
+    WeChat itself drops a second send of the same row."""
+    key = dedupe_key if len(dedupe_key) <= 64 else "h:" + hashlib.sha1(dedupe_key.encode()).hexdigest()
+    body = {"touser": openid, "template_id": template_id, "data": data, "client_msg_id": key}
+    if url:
+        body["url"] = url
+    return Plan("template", body)
+
+
+def queue_parked_notice(session, worker_id: int, last_seen_at, templates: wechat_templates.Templates) -> None:
+    """The short "you have a new reply" template, once per worker between two of their messages
+    (the dedupe key carries their last interaction), if a notice template is configured."""
+    filled = templates.notice.configured and wechat_templates.fill(templates.notice, {"content": ""})
+    if filled:
+        seen = last_seen_at.isoformat() if last_seen_at else "never"
+        text = "；".join(v["value"] for v in filled.data.values())
+        queue(session, worker_id, text, f"parked-notice:{worker_id}:{seen}", kind="template", purpose="notice",
+              template_id=filled.template_id, data=filled.data, url=filled.url)
+
+
+def after_call(purpose: str, route: str, outcome: str, errcode: int | None, attempts: int, max_attempts: int) -> str:
+    """What a row becomes after an API call (`attempts` counts this one):
+    sent | reroute (WeChat says the window is closed) | unfollowed (43004) | stop (40164, 45009:
+    not the row's fault) | failed | unknown (maybe delivered, not resent) | retry."""
+    if outcome == "ok":
+        return "sent"
+    if errcode in WINDOW_REFUSED and route == "custom":
+        return "reroute"
+    if errcode == 43004:
+        return "unfollowed"
+    if errcode in (40164, 45009):
+        return "stop"
+    if errcode == 47003:  # the values were checked before sending: retrying cannot help
+        return "failed"
+    if outcome == "maybe" and route == "custom" and purpose in AT_MOST_ONCE:
+        return "unknown"
+    return "failed" if attempts >= max_attempts else "retry"
+
+
+def after_crash(purpose: str, sent_as: str | None) -> str:
+    """What a row found in flight (its sender died during the API call) becomes: "pending" (send
+    again) or "unknown" (maybe sent; staff decide)."""
+    if sent_as == "template" or purpose not in AT_MOST_ONCE:
+        return "pending"
+    return "unknown"
+
+
+def _when(moment: datetime) -> str:
+    local = moment.astimezone(LOCAL_TZ)
+    return f"{local.month}月{local.day}日 {local:%H:%M}"

@@ -10,7 +10,9 @@ import ipaddress
 import itertools
 import secrets
 import time
+from urllib.parse import urlsplit
 
+import requests
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 
 from bot import wechat
@@ -107,3 +109,21 @@ def chat_send():
     else:
         reply = sim.say(str(data.get("text", ""))[:2000])
     return jsonify(reply=reply, mode="安全模式" if sim.encrypt else "明文模式")
+
+
+@bp.get("/chat/pushed")
+def chat_pushed():
+    """What the fake WeChat API (bot/fake_wechat.py) recorded as sent to this worker after message
+    number `after`: outbox messages show up on the page as WeChat would show them. Empty when the
+    API base is not a local fake server."""
+    base = urlsplit(current_app.config["WECHAT_API_BASE_URL"])
+    if base.hostname not in ("127.0.0.1", "localhost"):
+        return jsonify(messages=[], after=0)
+    try:
+        sent = requests.get(f"{base.scheme}://{base.netloc}/_fake/sent", timeout=2, params={
+            "touser": request.args.get("openid", ""), "after": request.args.get("after", 0, type=int)}).json()["sent"]
+    except (requests.RequestException, ValueError, KeyError):
+        return jsonify(messages=[], after=request.args.get("after", 0, type=int))
+    messages = [m["content"] if m.get("msgtype") == "text" else
+                "［模板消息］" + "；".join(v.get("value", "") for v in (m.get("data") or {}).values()) for m in sent]
+    return jsonify(messages=messages, after=max([m["n"] for m in sent], default=request.args.get("after", 0, type=int)))

@@ -1,4 +1,4 @@
-"""Fixtures: app, client, runner, db_session, chat, clock, wechat_api, the workbench's desk and browser
+"""Fixtures: app, client, runner, db_session, chat, clock, wechat_api, fake_wechat, the workbench's desk and browser
 (helpers and constants: tests/support.py).
 
 Every test gets a database of its own, built by the real migrations, on the backend TEST_DATABASE
@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import yaml
 from flask_migrate import upgrade
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
@@ -24,6 +25,7 @@ from sqlalchemy.pool import NullPool
 
 from app import create_app
 from bot.extensions import db
+from bot.fake_wechat import FakeWeChat
 from tests.support import APP_ID, ON_POSTGRES, POSTGRES_URL, TEST_DATABASE, Chat, Clock, Desk
 
 def pytest_configure(config):
@@ -201,14 +203,46 @@ def clock():
 
 @pytest.fixture
 def wechat_api(httpserver):
-    """A real HTTP server on loopback standing in for the WeChat API (token + message endpoints)."""
-    httpserver.expect_request("/cgi-bin/token").respond_with_json({"access_token": "TOKEN-1", "expires_in": 7200})
+    """pytest-httpserver answering the token endpoints; a test adds the responses it needs."""
+    token = {"access_token": "TOKEN-1", "expires_in": 7200}
+    httpserver.expect_request("/cgi-bin/token").respond_with_json(token)
+    httpserver.expect_request("/cgi-bin/stable_token", method="POST").respond_with_json(token)
     return httpserver
+
+
+@pytest.fixture
+def fake_wechat():
+    """bot.fake_wechat: a real HTTP server on 127.0.0.1 playing the WeChat API, with its records
+    (fake_wechat.sent(), .calls(), .token_fetches) and faults (fake_wechat.fault(45015, count=1))."""
+    with FakeWeChat() as fake:
+        yield fake
+
+
+@pytest.fixture
+def templates_file(tmp_path):
+    """Write a config/wechat_templates.yaml of the test's own; returns its path."""
+
+    def write(purposes: dict | None = None, notice: str | None = None):
+        data = {"purposes": purposes or {}}
+        if notice is not None:
+            data["notice"] = {"template_id": notice, "fields": {"thing1": "您有一条新回复，发送任意消息即可查看"}}
+        path = tmp_path / "wechat_templates.yaml"
+        path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        return str(path)
+
+    return write
 
 
 @pytest.fixture
 def api_app(make_app, wechat_api):
     return make_app(WECHAT_API_BASE_URL=wechat_api.url_for("/cgi-bin/"), WECHAT_APP_SECRET="secret")
+
+
+@pytest.fixture
+def fake_app(make_app, fake_wechat, templates_file):
+    """The app talking to the fake WeChat API; no templates configured (so closed windows park)."""
+    return make_app(WECHAT_API_BASE_URL=fake_wechat.url, WECHAT_APP_SECRET="secret",
+                    WECHAT_TEMPLATES_FILE=templates_file(), OUTBOX_BACKOFF_SECONDS=60)
 
 
 # --- issue 11: the staff workbench ---------------------------------------------------------------

@@ -13,6 +13,7 @@ afterwards; on SQLite a copy of the session's migrated template (see conftest.te
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 import uuid
@@ -27,7 +28,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from app import create_app
-from bot import outbox
+from bot import outbox, sender
+from bot.clock import now
 from bot.extensions import db
 from bot.models import Dialog, Message, Outbox, Worker
 from bot.simulator import WeChatSim
@@ -196,38 +198,58 @@ def test_one_msgid_delivered_twice_at_once_is_handled_once(contract_app, known_w
 
 
 # (d) ------------------------------------------------------------------------------------------
-def test_concurrent_senders_never_send_an_outbox_row_twice(backend, wechat_api):
-    wechat_api.expect_request("/cgi-bin/message/custom/send").respond_with_json({"errcode": 0, "errmsg": "ok"})
+def test_concurrent_senders_never_send_an_outbox_row_twice(backend, fake_wechat):
     backend.migrate()
-    app = backend.app(WECHAT_API_BASE_URL=wechat_api.url_for("/cgi-bin/"), WECHAT_APP_SECRET="secret")
+    app = backend.app(WECHAT_API_BASE_URL=fake_wechat.url, WECHAT_APP_SECRET="secret")
     rows, senders = 24, 3
     with app.app_context():
-        workers = [Worker(openid=f"o_notice_{i}") for i in range(4)]
+        workers = [Worker(openid=f"o_notice_{i}", last_seen_at=now()) for i in range(8)]  # windows open
         db.session.add_all(workers)
         db.session.flush()
         for i in range(rows):
-            outbox.queue(db.session, workers[i % 4].id, f"通知 {i}", dedupe_key=f"notice:{i}")
+            outbox.queue(db.session, workers[i % 8].id, f"通知 {i}", dedupe_key=f"notice:{i}")
         db.session.commit()
         db.session.remove()
 
-    def sender(_i):
+    def send(_i):
         counts = {"sent": 0}
         with app.app_context():
             while True:  # small batches, so the senders really interleave
-                sent = outbox.send_pending(api_client(), limit=3)["sent"]
+                sent = sender.send_pending(api_client(), limit=3)["sent"]
                 if not sent:
                     return counts
                 counts["sent"] += sent
 
-    results = run_together(senders, sender)
-    bodies = [json.loads(req.get_data())["text"]["content"]
-              for req, _ in wechat_api.log if req.path.endswith("/message/custom/send")]
+    results = run_together(senders, send)
+    bodies = [m["content"] for m in fake_wechat.sent()]
     assert sorted(bodies) == sorted(f"通知 {i}" for i in range(rows)), "a row was sent twice or not at all"
     assert sum(r["sent"] for r in results) == rows
+    assert fake_wechat.token_fetches == 1  # the three senders shared one token
     with app.app_context():
         assert db.session.scalars(select(Outbox.status).distinct()).all() == ["sent"]
         assert all(a == 1 for a in db.session.scalars(select(Outbox.attempts)))
         db.session.remove()
+
+
+# (f) ------------------------------------------------------------------------------------------
+def test_clients_refreshing_the_token_at_once_fetch_it_once(backend, fake_wechat):
+    """The refresh lock: a file lock beside SQLite, a row lock on PostgreSQL."""
+    backend.migrate()
+    app = backend.app(WECHAT_API_BASE_URL=fake_wechat.url, WECHAT_APP_SECRET="secret")
+    fake_wechat.fault(slow=0.3, path="stable_token")  # the first fetch is still under way when the others ask
+
+    def send(i):
+        with app.app_context():
+            try:
+                return api_client().message.send_text("o_1", f"消息{i}")["errcode"]
+            finally:
+                db.session.remove()
+
+    assert run_together(4, send) == [0] * 4
+    fake_wechat.fault(40001)  # and a refused token is refreshed once for everyone
+    assert run_together(3, send) == [0] * 3
+    assert [c["body"]["force_refresh"] for c in fake_wechat.calls("stable_token")] == [False, False, True]
+    assert len(fake_wechat.sent()) == 7
 
 
 # (e) ------------------------------------------------------------------------------------------

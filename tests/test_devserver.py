@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import local_now
+from bot.clock import local_now, now
 from bot.extensions import db
 from bot.models import KeyValue
 from tests.seed import registration, worker
@@ -35,7 +35,8 @@ def test_serve_runs_the_scheduler_and_the_sender_and_stops_them_on_ctrl_c(app, w
     wechat_api.expect_request("/cgi-bin/message/custom/send").respond_with_json({"errcode": 0, "errmsg": "ok"})
     today = local_now().date()
     with app.app_context():
-        registration(worker("o_newcomer"), today.isoformat(), (today + timedelta(days=3)).isoformat())
+        newcomer = worker("o_newcomer", last_seen_at=now())  # wrote today: the reminder is a customer-service message
+        registration(newcomer, today.isoformat(), (today + timedelta(days=3)).isoformat())
         db.session.commit()
         db.session.remove()
     with socket.socket() as s:
@@ -71,3 +72,32 @@ def test_serve_runs_the_scheduler_and_the_sender_and_stops_them_on_ctrl_c(app, w
     with app.app_context():
         assert db.session.get(KeyValue, "jobs:scheduler-lease") is None  # given up on the way out
         db.session.remove()
+
+
+def test_without_an_app_secret_the_dev_server_sends_to_a_fake_wechat_api(make_app):
+    """`make run` on a machine without a WeChat account: the sender delivers to bot/fake_wechat, and
+    /dev/chat shows what it got."""
+    import requests
+
+    from bot import outbox
+    from bot.devserver import start_fake_wechat_api
+    from bot.sender import send_pending
+    from bot.wechat_api import client
+
+    app = make_app(WECHAT_APP_SECRET="")
+    stop_fake = start_fake_wechat_api(app)
+    try:
+        assert app.config["WECHAT_API_BASE_URL"].startswith("http://127.0.0.1:")
+        with app.app_context():
+            w = worker("o_dev", last_seen_at=now())
+            outbox.queue(db.session, w.id, "工作人员：已转给区工会。", "dev:1", purpose="staff_reply")
+            db.session.commit()
+            assert send_pending(client())["sent"] == 1
+            db.session.remove()
+        pushed = app.test_client().get("/dev/chat/pushed", query_string={"openid": "o_dev"}).get_json()
+        assert pushed["messages"] == ["工作人员：已转给区工会。"]
+    finally:
+        stop_fake()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(app.config["WECHAT_API_BASE_URL"] + "token", timeout=2)
+    assert start_fake_wechat_api(make_app(WECHAT_APP_SECRET="real-secret")) is None

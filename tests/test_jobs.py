@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from bot import jobs
-from bot.clock import local_now
+from bot.clock import local_now, now
 from bot.extensions import db
 from bot.jobs.base import QuietHours, SettingError
 from bot.models import (AuditLog, Escalation, HomeOfficeRegistration, JobOccurrence, KeyValue, LegalAidSlot, Outbox,
@@ -163,7 +163,7 @@ def test_a_reminder_due_at_2300_is_held_until_0800(make_app, wechat_api, clock):
                    WECHAT_API_BASE_URL=wechat_api.url_for("/cgi-bin/"), WECHAT_APP_SECRET="secret")
     clock.set("2024-05-20 23:00")
     with app.app_context():
-        booking(worker("o_night"), "2024-05-21 14:00")
+        booking(worker("o_night", last_seen_at=now()), "2024-05-21 14:00")  # window open: customer-service
         db.session.commit()
     assert tick(app)["legal_aid_reminders"] == {"held": 1}
     assert [row[1:] for row in outbox_rows(app)] == [("o_night", "reminder", "2024-05-21 08:00")]

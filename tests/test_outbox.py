@@ -1,95 +1,266 @@
-"""The outbox sender against a real HTTP server standing in for the WeChat API."""
-import json
+"""WeChat's sending rules, end to end against the fake WeChat API: the 48-hour window and its quota,
+template fallback with values WeChat accepts, parking, and the parked text handed to the webhook."""
+from datetime import timedelta
 
-from sqlalchemy import select
-from werkzeug import Response
+import pytest
+from sqlalchemy import event, select
 
-from bot import outbox
-from bot.wechat_api import client as api_client
+from bot import outbox, sender
+from bot.clock import now
 from bot.extensions import db
-from bot.models import KeyValue, Message, Outbox, Worker
+from bot.models import Message, Outbox, Worker
+from bot.wechat_api import client
+
+REMINDER_TPL = {"reminder": {"template_id": "TPL_REMIND", "fields": {"thing1": "{content}", "time2": "{day}"}}}
 
 
-def seed(app, subscribed=True):
-    with app.app_context():
-        worker = Worker(openid="o_notice", subscribed=subscribed)
-        db.session.add(worker)
-        db.session.flush()
-        outbox.queue(db.session, worker.id, "您的入会申请已通过", dedupe_key="membership:1:approved")
-        outbox.queue(db.session, worker.id, "您的入会申请已通过", dedupe_key="membership:1:approved")  # no-op
+def worker(openid="o_1", seen_hours_ago: float | None = 1) -> Worker:
+    w = Worker(openid=openid, last_seen_at=None if seen_hours_ago is None else now() - timedelta(hours=seen_hours_ago))
+    db.session.add(w)
+    db.session.flush()
+    return w
+
+
+def send_all() -> dict:
+    counts = sender.send_pending(client())
+    db.session.remove()
+    return counts
+
+
+def statuses():
+    return db.session.execute(select(Outbox.dedupe_key, Outbox.status, Outbox.sent_as).order_by(Outbox.id)).all()
+
+
+def test_a_queued_notice_is_sent_once(fake_app, fake_wechat):
+    with fake_app.app_context():
+        w = worker("o_notice")
+        assert outbox.queue(db.session, w.id, "您的入会申请已通过", "membership:1:approved") is not None
+        assert outbox.queue(db.session, w.id, "您的入会申请已通过", "membership:1:approved") is None  # no-op
         db.session.commit()
-
-
-def sent_bodies(server):
-    return [json.loads(req.get_data()) for req, _ in server.log if req.path.endswith("/message/custom/send")]
-
-
-def test_queued_notice_is_sent_once_with_a_stored_token(api_app, wechat_api):
-    wechat_api.expect_request("/cgi-bin/message/custom/send").respond_with_json({"errcode": 0, "errmsg": "ok"})
-    seed(api_app)
-    result = api_app.test_cli_runner().invoke(args=["outbox", "send"])
-    assert "sent=1" in result.output, result.output
-    assert api_app.test_cli_runner().invoke(args=["outbox", "send"]).output.startswith("sent=0")
-    assert sent_bodies(wechat_api) == [{"touser": "o_notice", "msgtype": "text",
-                                        "text": {"content": "您的入会申请已通过"}}]
-    with api_app.app_context():
-        assert db.session.scalars(select(Outbox.status)).all() == ["sent"]
-        assert db.session.get(KeyValue, f"{api_app.config['WECHAT_APP_ID']}_access_token").value == "TOKEN-1"
+    result = fake_app.test_cli_runner().invoke(args=["outbox", "send"])
+    assert result.output.startswith("sent=1"), result.output
+    assert fake_app.test_cli_runner().invoke(args=["outbox", "send"]).output.startswith("sent=0")
+    assert [(m["touser"], m["content"]) for m in fake_wechat.sent()] == [("o_notice", "您的入会申请已通过")]
+    with fake_app.app_context():
+        assert statuses() == [("membership:1:approved", "sent", "custom")]
         assert db.session.scalars(select(Message.kind)).all() == ["outbox:text"]
 
 
-def test_api_failure_is_retried_later_then_marked_failed(api_app, wechat_api, clock):
-    clock.set("2022-05-20 10:00")
-    wechat_api.expect_request("/cgi-bin/message/custom/send").respond_with_response(Response("busy", status=503))
-    seed(api_app)
-    with api_app.app_context():
-        assert outbox.send_pending(api_client())["retry"] == 1
-        assert outbox.send_pending(api_client())["retry"] == 0  # backing off: not due yet
-        for _ in range(outbox.MAX_ATTEMPTS):
-            clock.advance(hours=2)
-            outbox.send_pending(api_client())
-        row = db.session.scalars(select(Outbox)).one()
-        assert row.status == "failed" and row.attempts == outbox.MAX_ATTEMPTS and "503" in row.last_error
-
-
-def test_unsubscribed_workers_are_skipped(api_app, wechat_api):
-    seed(api_app, subscribed=False)
-    with api_app.app_context():
-        assert outbox.send_pending(api_client())["skipped"] == 1
-    assert sent_bodies(wechat_api) == []
-
-
-def test_a_row_left_sending_by_a_crash_is_not_sent_again(api_app, wechat_api, clock):
-    clock.set("2022-05-20 10:00")
-    seed(api_app)
-    with api_app.app_context():
-        outbox.claim(10)  # a sender claimed it, then died before recording the result
-        clock.advance(minutes=30)
-        counts = outbox.send_pending(api_client())
-        assert counts["unknown"] == 1 and counts["sent"] == 0
-        assert db.session.scalars(select(Outbox.status)).one() == "unknown"
-    assert sent_bodies(wechat_api) == []
-
-
-def test_window_opens_with_the_workers_message_and_counts_what_was_sent(api_app, clock):
-    """48 h after the worker's last message, at most CS_WINDOW_QUOTA customer-service messages."""
-    from bot import outbox
-    from bot.clock import now
-    from bot.models import Outbox, Worker
-    from datetime import timedelta
-
+def test_window_opens_with_the_workers_message_and_counts_what_was_sent(fake_app, clock):
     clock.set("2026-12-02 10:00")
-    with api_app.app_context():
-        worker = Worker(openid="o_window", last_seen_at=now())
-        db.session.add(worker)
-        db.session.flush()
-        assert outbox.window(db.session, worker, {"CS_WINDOW_QUOTA": 2}).remaining == 2
+    with fake_app.app_context():
+        w = worker("o_window", seen_hours_ago=0)
+        assert outbox.window(db.session, w, {"CS_WINDOW_QUOTA": 2}).remaining == 2
         for i in range(2):
-            db.session.add(Outbox(worker_id=worker.id, kind="text", dedupe_key=f"w{i}", payload={},
-                                  status="sent", sent_at=now()))
+            db.session.add(Outbox(worker_id=w.id, kind="text", dedupe_key=f"w{i}", payload={},
+                                  status="sent", sent_as="custom", sent_at=now()))
         db.session.flush()
-        full = outbox.window(db.session, worker, {"CS_WINDOW_QUOTA": 2})
+        full = outbox.window(db.session, w, {"CS_WINDOW_QUOTA": 2})
         assert (full.is_open, full.remaining, full.until - now()) == (False, 0, timedelta(hours=48))
         clock.advance(hours=49)
-        assert outbox.window(db.session, worker, {"CS_WINDOW_QUOTA": 5}).is_open is False
+        assert outbox.window(db.session, w, {"CS_WINDOW_QUOTA": 5}).is_open is False
         db.session.rollback()
+
+
+@pytest.mark.parametrize("hours, expected", [(47, "custom"), (49, "template")])
+def test_the_48_hour_window_decides_customer_service_or_template(make_app, fake_wechat, templates_file,
+                                                                 hours, expected):
+    app = make_app(WECHAT_API_BASE_URL=fake_wechat.url, WECHAT_TEMPLATES_FILE=templates_file(REMINDER_TPL))
+    with app.app_context():
+        w = worker(seen_hours_ago=hours)
+        assert outbox.route_for(db.session, w, app.config, "reminder") == expected
+        outbox.queue(db.session, w.id, "今天还没有健康打卡", "checkin:1", purpose="reminder", day="12月3日")
+        db.session.commit()
+        assert send_all()["sent"] == 1
+        assert statuses() == [("checkin:1", "sent", expected)]
+    (message,) = fake_wechat.sent()
+    if expected == "template":
+        assert (message["template_id"], message["client_msg_id"]) == ("TPL_REMIND", "checkin:1")
+        assert message["data"] == {"thing1": {"value": "今天还没有健康打卡"}, "time2": {"value": "12月3日"}}
+    else:
+        assert message["content"] == "今天还没有健康打卡"
+
+
+def test_the_quota_falls_back_to_the_template_after_n_messages(make_app, fake_wechat, templates_file):
+    app = make_app(WECHAT_API_BASE_URL=fake_wechat.url, WECHAT_TEMPLATES_FILE=templates_file(REMINDER_TPL),
+                   CS_WINDOW_QUOTA=2)
+    with app.app_context():
+        w = worker()
+        for i in range(3):
+            outbox.queue(db.session, w.id, f"提醒{i}", f"r{i}", purpose="reminder", day="今天")
+        worker_id = w.id
+        db.session.commit()
+        assert send_all()["sent"] == 3
+        assert [s.sent_as for s in statuses()] == ["custom", "custom", "template"]
+        described = outbox.describe_window(db.session, db.session.get(Worker, worker_id), app.config, "reminder")
+        assert described.startswith("窗口至") and "2 条已发完；回复将改用模板消息发送" in described
+    assert [m["msgtype"] for m in fake_wechat.sent()] == ["text", "text", "template"]
+
+
+def test_template_values_are_made_valid_before_sending(make_app, fake_wechat, templates_file):
+    app = make_app(WECHAT_API_BASE_URL=fake_wechat.url, WECHAT_TEMPLATES_FILE=templates_file(REMINDER_TPL))
+    long_text = "您预约的法律援助咨询明天上午九点在市总工会三楼开始，\n请携带劳动合同和工资条"
+    with app.app_context():
+        w = worker(seen_hours_ago=None)  # never wrote: no window at all
+        outbox.queue(db.session, w.id, long_text, "legal:1", purpose="reminder", day="12月3日 09:00")
+        db.session.commit()
+        assert send_all()["sent"] == 1
+    value = fake_wechat.sent()[0]["data"]["thing1"]["value"]
+    assert len(value) == 20 and value.endswith("…") and "\n" not in value
+    assert [c["errcode"] for c in fake_wechat.calls("template/send")] == [0]  # never a 47003
+
+
+def test_a_template_that_does_not_fit_parks_the_message(make_app, fake_wechat, templates_file):
+    app = make_app(WECHAT_API_BASE_URL=fake_wechat.url, WECHAT_TEMPLATES_FILE=templates_file(REMINDER_TPL))
+    with app.app_context():
+        w = worker(seen_hours_ago=100)
+        outbox.queue(db.session, w.id, "请今天打卡", "r:noday", purpose="reminder")  # no {day} for time2
+        db.session.commit()
+        assert send_all()["parked"] == 1
+        assert statuses() == [("r:noday", "parked", None)]
+    assert fake_wechat.sent() == []
+
+
+def test_closed_window_parks_sends_one_notice_and_the_next_message_takes_the_parked_text(
+        make_app, fake_wechat, templates_file):
+    app = make_app(WECHAT_API_BASE_URL=fake_wechat.url, WECHAT_TEMPLATES_FILE=templates_file(notice="TPL_NOTICE"))
+    with app.app_context():
+        w = worker("o_parked", seen_hours_ago=60)
+        assert outbox.route_for(db.session, w, app.config, "staff_reply") == "park"
+        assert outbox.describe_window(db.session, w, app.config).endswith(
+            "回复将暂存，对方下次发消息时送达，并先发一条模板提醒")
+        outbox.queue(db.session, w.id, "您好，您反映的欠薪问题已转给区工会。", "staff:1", purpose="staff_reply")
+        outbox.queue(db.session, w.id, "补充：请保留考勤记录。", "staff:2", purpose="staff_reply")
+        worker_id = w.id
+        db.session.commit()
+        counts = send_all()
+        assert counts["parked"] == 2
+        assert send_all()["sent"] == 1  # the notice queued by parking
+        assert send_all()["claimed"] == 0
+    (notice,) = fake_wechat.sent(touser="o_parked")
+    assert notice["template_id"] == "TPL_NOTICE"
+    assert notice["data"] == {"thing1": {"value": "您有一条新回复，发送任意消息即可查看"}}
+    with app.app_context():
+        assert outbox.take_parked(db.session, worker_id) == [
+            "您好，您反映的欠薪问题已转给区工会。", "补充：请保留考勤记录。"]
+        db.session.commit()
+        assert outbox.take_parked(db.session, worker_id) == []
+        assert [(k, s, a) for k, s, a in statuses() if k.startswith("staff")] == [
+            ("staff:1", "delivered", "passive"), ("staff:2", "delivered", "passive")]
+
+
+def test_take_parked_costs_one_indexed_query_when_nothing_is_parked(app):
+    with app.app_context():
+        w = worker()
+        db.session.add_all([Outbox(worker_id=w.id, dedupe_key=f"s{i}", status="sent", payload={}) for i in range(5)])
+        worker_id = w.id
+        db.session.commit()
+        statements = []
+        listen = lambda _c, _cur, statement, *a: statements.append(statement)  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listen)
+        try:
+            assert outbox.take_parked(db.session, worker_id) == []
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listen)
+        queries = [s for s in statements if s != "BEGIN"]
+        assert len(queries) == 1
+        plan = db.session.execute(db.text("EXPLAIN QUERY PLAN " + queries[0].replace("?", ":p")), {"p": 1}).all()
+        assert "ix_outbox_worker_status" in str(plan)
+        db.session.rollback()
+
+
+@pytest.mark.parametrize("errcode", [45015, 45047])
+def test_wechat_refusing_the_window_falls_back_and_closes_it_for_later_messages(
+        make_app, fake_wechat, templates_file, errcode):
+    app = make_app(WECHAT_API_BASE_URL=fake_wechat.url, WECHAT_TEMPLATES_FILE=templates_file(REMINDER_TPL))
+    fake_wechat.fault(errcode)  # our count says open, WeChat says closed
+    with app.app_context():
+        w = worker("o_refused")
+        outbox.queue(db.session, w.id, "打卡提醒", "r1", purpose="reminder", day="今天")
+        outbox.queue(db.session, w.id, "感谢您的反馈", "n1", purpose="notice")
+        worker_id = w.id
+        db.session.commit()
+        counts = send_all()
+        assert counts["rerouted"] == 1
+        send_all()
+        assert statuses() == [("r1", "sent", "template"), ("n1", "parked", None)]
+        row = db.session.scalars(select(Outbox).where(Outbox.dedupe_key == "r1")).one()
+        assert row.last_errcode == errcode  # kept for staff: why it went as a template
+        described = outbox.describe_window(db.session, db.session.get(Worker, worker_id), app.config, "notice")
+        assert "微信已拒收" in described
+    assert [c["errcode"] for c in fake_wechat.calls("message/")] == [errcode, 0]  # one refusal, no second try
+
+
+def test_describe_window_for_staff(fake_app, clock):
+    clock.set("2026-12-01 14:05")
+    with fake_app.app_context():
+        w = worker("o_desc", seen_hours_ago=0)
+        db.session.add(Outbox(worker_id=w.id, dedupe_key="s1", status="sent", sent_as="custom", sent_at=now(),
+                              payload={}))
+        db.session.add(Outbox(worker_id=w.id, dedupe_key="s2", status="sent", sent_as="custom", sent_at=now(),
+                              payload={}))
+        db.session.flush()
+        assert outbox.describe_window(db.session, w, fake_app.config) == "窗口至 12月3日 14:05，还可发 3 条"
+        clock.advance(hours=49)
+        assert outbox.describe_window(db.session, w, fake_app.config) == \
+            "窗口已于 12月3日 14:05 关闭；回复将暂存，对方下次发消息时送达"
+        never = outbox.describe_window(db.session, worker("o_new", None), fake_app.config)
+        assert never.startswith("对方还没有和公众号互动过")
+        db.session.rollback()
+
+
+def test_late_replies_are_queued_to_be_sent_at_least_once(fake_app, fake_wechat):
+    with fake_app.app_context():
+        w = worker("o_late")
+        row = outbox.queue_late_reply(db.session, w.id, "您问的加班费计算方法如下……", "late:msg:42")
+        db.session.commit()
+        assert (row.purpose, row.kind) == ("late_reply", "text")
+        assert outbox.after_crash("late_reply", "custom") == "pending"
+        assert outbox.after_crash("reminder", "custom") == "unknown"
+        assert outbox.after_crash("reminder", "template") == "pending"
+        assert send_all()["sent"] == 1
+    assert fake_wechat.sent()[0]["content"] == "您问的加班费计算方法如下……"
+
+
+def test_an_unknown_purpose_is_refused(app):
+    with app.app_context(), pytest.raises(ValueError, match="unknown outbox purpose"):
+        outbox.queue(db.session, 1, "x", "k", purpose="spam")
+
+
+@pytest.mark.parametrize("purpose, route, outcome, errcode, attempts, becomes", [
+    ("reminder", "custom", "ok", None, 1, "sent"),
+    ("reminder", "custom", "error", 45015, 1, "reroute"),
+    ("staff_reply", "custom", "error", 45047, 1, "reroute"),
+    ("staff_reply", "template", "error", 45015, 1, "retry"),  # only customer-service messages have a window
+    ("notice", "custom", "error", 43004, 1, "unfollowed"),
+    ("notice", "custom", "error", 40164, 5, "stop"),  # not the row's fault, even on its last attempt
+    ("notice", "template", "error", 45009, 1, "stop"),
+    ("decision", "template", "error", 47003, 1, "failed"),
+    ("reminder", "custom", "maybe", None, 1, "unknown"),  # at most once
+    ("reminder", "template", "maybe", None, 1, "retry"),  # WeChat dedupes by client_msg_id
+    ("staff_reply", "custom", "maybe", None, 1, "retry"),  # at least once
+    ("late_reply", "custom", "maybe", None, 1, "retry"),
+    ("reminder", "custom", "not_sent", None, 1, "retry"),  # never reached WeChat
+    ("staff_reply", "custom", "error", -1, 4, "retry"),
+    ("staff_reply", "custom", "error", -1, 5, "failed"),
+])
+def test_what_a_row_becomes_after_a_call(purpose, route, outcome, errcode, attempts, becomes):
+    assert outbox.after_call(purpose, route, outcome, errcode, attempts, max_attempts=5) == becomes
+
+
+def test_the_simulator_page_shows_what_the_fake_api_delivered(make_app, fake_wechat, templates_file):
+    app = make_app(WECHAT_API_BASE_URL=fake_wechat.url, WECHAT_APP_SECRET="secret", WECHAT_TEMPLATES_FILE=templates_file(
+        REMINDER_TPL))
+    with app.app_context():
+        outbox.queue(db.session, worker("o_page").id, "明天上午9点法律援助咨询", "legal:1", purpose="reminder", day="明天")
+        outbox.queue(db.session, worker("o_far", seen_hours_ago=100).id, "请完成健康打卡", "r:far", purpose="reminder",
+                     day="今天")
+        db.session.commit()
+        send_all()
+    page = app.test_client()
+    first = page.get("/dev/chat/pushed", query_string={"openid": "o_page"}).get_json()
+    assert first["messages"] == ["明天上午9点法律援助咨询"]
+    assert page.get("/dev/chat/pushed", query_string={"openid": "o_page", "after": first["after"]}).get_json()[
+        "messages"] == []
+    far = page.get("/dev/chat/pushed", query_string={"openid": "o_far"}).get_json()
+    assert far["messages"] == ["［模板消息］请完成健康打卡；今天"]

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from bot import outbox
+from bot import sender
 from bot.clock import now
 from bot.extensions import db
 from bot.models import Escalation, MembershipApplication, Outbox, Worker
@@ -49,7 +49,7 @@ def log_in(browser, server, login: str, password: str):
 
 def send_outbox(app) -> dict:
     with app.app_context():
-        result = outbox.send_pending(api_client())
+        result = sender.send_pending(api_client())
         db.session.remove()
         return result
 

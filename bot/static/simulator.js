@@ -1,6 +1,7 @@
 "use strict";
 // /dev/chat: one worker's phone, talking to the real /wechat webhook through /dev/chat/send.
 const SEND_URL = document.currentScript.dataset.send;
+const PUSHED_URL = document.currentScript.dataset.pushed;
 
 // One worker per browser: the OpenID is kept, and a worker follows the account once, so a reload
 // does not send another subscribe (?openid=… picks a worker; 换个职工 starts a new one).
@@ -49,3 +50,15 @@ document.getElementById("newworker").addEventListener("click", () => {
   localStorage.removeItem("simulator.openid"); location.search = "";
 });
 if (isNew) send({kind: "event", event: "subscribe"}, "［关注公众号］");
+
+// Messages the bot pushed through the (fake) WeChat API: reminders, staff replies, notices.
+const pushedKey = "simulator.pushed." + openid;
+setInterval(async () => {
+  try {
+    const after = localStorage.getItem(pushedKey) || 0;
+    const r = await fetch(PUSHED_URL + "?" + new URLSearchParams({openid, after}));
+    const data = await r.json();
+    data.messages.forEach(text => bubble(text, "bot"));
+    localStorage.setItem(pushedKey, data.after);
+  } catch (e) { /* the server is restarting: try again next time */ }
+}, 2000);
