@@ -123,7 +123,7 @@ class Index:
         norm = normalise(text)
         if not _WORD_CHAR.search(norm):
             return Route(FALLBACK, 1.0, [], "fallback")
-        target = self.lexicon.exact_target(norm)
+        target = self.lexicon.exact_target(norm) or self.lexicon.smalltalk_only(norm)
         if target:
             return Route(target, 1.0, [(target, 1.0)], "answer")
         first = self._route_prepared(self.lexicon.strip_openers(norm))

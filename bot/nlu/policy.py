@@ -24,6 +24,7 @@ OOV_RATIO = 0.6         # share of the message's words no in-scope text uses, at
 OOV_ANSWER_MIN = 0.6    # … the top score must reach this, else fallback
 ELSEWHERE_ANSWER_MIN = 0.25  # a word placing it elsewhere (德国, 游戏, 宠物): top score needed,
                              # and no answer at all unless a word says it is the worker's own job
+                             # (我在, 老板, 单位; not a topic word: 英国最低工资 is strong on topic alone)
 # -- a bare word many topics share (工资, 假期, 公司) is asked back, never guessed -----------------
 BROAD_MIN_TARGETS = 3   # the word occurs in the examples of at least this many targets …
 BROAD_TOP_SHARE = 0.5   # … and no target holds this share of its uses
