@@ -213,6 +213,8 @@ class Lexicon:
         """smalltalk.greeting / smalltalk.thanks for a message that greets (or thanks) and then
         only says that it wants to ask something: "你好在吗？我想问个问题", "亲 在不"."""
         for kind, words in (("greeting", self.greetings), ("thanks", self.thanks)):
+            if not (norm.startswith(words) if kind == "greeting" else norm.endswith(words)):
+                continue
             rest = norm
             for w in words:
                 rest = rest.replace(w, " ")

@@ -129,7 +129,7 @@ class Index:
         first = self._route_prepared(self.lexicon.strip_openers(norm))
         parts = policy.question_parts(text) if policy.may_hold_two(first) else []
         if parts:
-            return policy.with_second(first, [self._route_part(part) for part in parts])
+            return policy.with_second(first, parts, self._route_part)
         return first
 
     def _route_prepared(self, norm: str) -> Route:
