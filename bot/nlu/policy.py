@@ -33,7 +33,7 @@ BROAD_OPTION_MIN = 0.02
 # -- two questions in one message ---------------------------------------------------------------
 SECOND_GATE = 0.05      # parts are routed only when the whole message's runner-up has this …
 SECOND_MIN = 0.45       # … and a part's own top score needs this to count as a question of its own
-STATEMENT_GATE = 0.4    # parts that ask nothing ("公司拖欠工资，还不给交社保，怎么办") count only when
+STATEMENT_GATE = 0.25    # parts that ask nothing ("公司拖欠工资，还不给交社保，怎么办") count only when
                         # no part that asks is a question of its own, and the whole message also
                         # gives their target this much
 PART_MIN_CHARS = 4      # Chinese characters a part needs to be routed on its own
