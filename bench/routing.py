@@ -11,7 +11,7 @@ Texts come from ../shared/eval/dev.jsonl and the files under tests/data by defau
   `make run` starts it, each timed from the moment its port accepts connections to the reply to
   the first signed WeChat message (a new worker asking an FAQ question).
 --calibrate cross-validates the decision policy (5 folds over the FAQ examples and
-faq/out_of_scope.yaml, plus tests/data/probes.jsonl scored by an index built without them) and
+faq/out_of_scope.yaml, plus tests/data/probes*.jsonl scored by an index built without them) and
 prints the current thresholds' figures next to the best grid settings: how the constants in
 bot/nlu/policy.py were chosen. The held-out files are never used for this.
 """
@@ -33,8 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DEFAULT_FILES = [ROOT.parent / "shared" / "eval" / "dev.jsonl", ROOT / "tests" / "data" / "heldout.jsonl",
-                 ROOT / "tests" / "data" / "heldout_v2.jsonl"]
-PROBES = ROOT / "tests" / "data" / "probes.jsonl"
+                 ROOT / "tests" / "data" / "heldout_v2.jsonl", ROOT / "tests" / "data" / "heldout_v3.jsonl"]
+PROBES = [ROOT / "tests" / "data" / "probes.jsonl", ROOT / "tests" / "data" / "probes_v2.jsonl"]
 
 
 def rss_mib() -> float:
@@ -226,7 +226,7 @@ def cross_validate(folds: int = 5) -> list[dict]:
         records += _held_out_records(idx, held)
         print(f"  fold {fold + 1}/{folds} done", file=sys.stderr)
     idx = matcher.Index(cat)
-    probes = [(it["text"], it["accept"]) for it in load_items([PROBES])]
+    probes = [(it["text"], it["accept"]) for it in load_items(PROBES)]
     for rec in _held_out_records(idx, probes):
         records.append({**rec, "probe": True})
     return records
@@ -256,9 +256,10 @@ def calibrate() -> None:
     from bot.nlu import policy
 
     records = cross_validate()
-    grid = {"FALLBACK_WINS": [0.3, 0.4, 0.5, 0.6], "OOV_RATIO": [0.5, 0.6, 0.7],
-            "OOV_ANSWER_MIN": [0.5, 0.6, 0.7], "ELSEWHERE_ANSWER_MIN": [0.25, 0.45],
-            "ANSWER_MIN": [0.2, 0.25, 0.3], "ANSWER_MARGIN": [0.0, 0.05, 0.1], "CLARIFY_MIN": [0.15, 0.25]}
+    grid = {"FALLBACK_WINS": [0.3, 0.45, 0.6], "OOV_RATIO": [0.5, 0.6, 0.8],
+            "OOV_ANSWER_MIN": [0.4, 0.6], "ELSEWHERE_ANSWER_MIN": [0.25, 0.45],
+            "ANSWER_MIN": [0.2, 0.25, 0.3], "ANSWER_MARGIN": [0.0, 0.05, 0.1], "CLARIFY_MIN": [0.15, 0.25],
+            "IN_SCOPE_PF": [0.1, 0.2]}
     current = {k: getattr(policy, k) for k in grid}
     base = _figures(records)
     print(f"cross-validation: {sum(not r.get('probe') for r in records)} KB examples, "
@@ -277,6 +278,31 @@ def calibrate() -> None:
     for _, f, t in results[:8]:
         print(f"candidate KB acc {f['in']:.3f} rej {f['oos']:.3f} | probes acc {f['probe_in']:.3f} "
               f"rej {f['probe_oos']:.3f}  {t}")
+    calibrate_second()
+
+
+def calibrate_second() -> None:
+    """Two questions: how many two-question probes get both targets, and how many one-question
+    texts (knowledge-base examples, other probes) get a spurious `second`, per STATEMENT_GATE."""
+    from bot import faq
+    from bot.nlu import matcher, policy
+
+    cat = faq.load()
+    idx = matcher.Index(cat)
+    probes = load_items(PROBES)
+    two = [it for it in probes if it.get("style") == "two_questions"]
+    one = [x for e in cat.entries.values() for x in e.examples]
+    one += [it["text"] for it in probes if it.get("style") != "two_questions"]
+    current = policy.STATEMENT_GATE
+    for gate in sorted({0.2, 0.3, 0.4, current}):
+        policy.STATEMENT_GATE = gate
+        both = sum(1 for it in two if {idx.route(it["text"]).target, idx.route(it["text"]).second}
+                   <= set(it["accept"]))
+        spurious = sum(1 for text in one if idx.route(text).second)
+        print(f"STATEMENT_GATE {gate}: two-question probes with both targets {both}/{len(two)}, "
+              f"one-question texts with a second {spurious}/{len(one)}"
+              f"{'  (current)' if gate == current else ''}")
+    policy.STATEMENT_GATE = current
 
 
 def main() -> None:

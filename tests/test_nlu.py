@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -411,6 +412,9 @@ def test_asking_for_a_human_is_a_handoff(index, text):
     ("会费交多少，入会有啥好处", "union.dues", "union.benefits"),
     ("加班费怎么算？另外工伤怎么认定？", "legal.overtime_pay", "legal.work_injury"),
     ("离职证明公司不给开怎么办，还有竞业限制有补偿吗", "legal.separation_certificate", "legal.non_compete"),
+    ("仲裁要多久？调解要钱吗", "legal.arbitration", "legal.mediation"),          # 多久 asks too
+    ("试用期不给交社保，加班还没有加班费，怎么办", "legal.social_insurance",      # two problems, then
+     "legal.overtime_pay"),                                                        # a bare 怎么办
 ])
 def test_a_second_different_question_is_found(index, text, first, second):
     r = route(text)
@@ -422,9 +426,65 @@ def test_a_second_different_question_is_found(index, text, first, second):
     "我在工地干了三年，老板一直拖着工资不给，怎么办",          # context, then one question
     "加班费怎么算？加班工资是几倍？",                          # the same question twice
     "你好，请问加班费怎么算",
+    "公司一直不交社保，我辞职能要补偿吗",                      # a problem, then the one question
+    "我在厂里干了五年，上个月被辞退了，怎么办",
 ])
 def test_one_question_has_no_second(index, text):
     assert route(text).second is None
+
+
+# ------------------------------------------------------------------ issue 13: unseen wording
+
+@pytest.mark.parametrize("text,target", [
+    ("我在洗车店干活，老板三个月没发工资", "legal.wage_arrears"),   # a job and a workplace no example names
+    ("在仓库当叉车工，手被压伤了算工伤吗", "legal.work_injury"),
+    ("在外地卡着回不去，公司说算旷工咋整", "legal.delayed_return"),
+    ("会员有啥羊毛可薅", "service.member_discounts"),                # slang
+    ("工会发的电影票怎么领", "service.member_discounts"),            # 电影 inside 电影票 is no film
+    ("我在英国公司的上海办公室上班，辞职要提前多久", "legal.resignation"),  # abroad, but their own job
+])
+def test_unseen_jobs_places_and_slang_still_route(index, text, target):
+    assert route(text).target == target, route(text)
+
+
+@pytest.mark.parametrize("text", [
+    "在英国辞职要提前多久",          # a topic word (辞职) does not make it the worker's own job
+    "你好，明天会下雨吗",            # a greeting does not make a question about the weather ours
+])
+def test_a_topic_or_a_greeting_alone_does_not_bring_a_question_into_scope(index, text):
+    assert route(text).target == "fallback", route(text)
+
+
+@pytest.mark.parametrize("text", [
+    "你好，我是一名电焊工", "您好 我想咨询个事", "你好在吗？我想问个问题",   # only announce a question
+    "泥好", "早晨", "亲 在不",                                               # typo, Cantonese, shop talk
+])
+def test_a_greeting_that_only_announces_a_question_is_a_greeting(index, text):
+    assert route(text).target == "smalltalk.greeting", route(text)
+
+
+def test_a_window_spelled_only_by_a_rare_reading_is_not_rewritten():
+    # 有 is also read wei: 有啥 must not become 为啥 (nor a domain term replace the window)
+    corrector = TypoCorrector({"为啥": 2.0, "工资": 3.0}, is_word=lambda w: False)
+    assert corrector.correct("有啥办法") == ("有啥办法", [])
+    assert corrector.correct("最低公资") == ("最低工资", [])
+
+
+HELD_OUT = sorted((Path(__file__).parent / "data").glob("heldout*.jsonl"))
+
+
+@pytest.mark.parametrize("path", HELD_OUT, ids=lambda p: p.name)
+def test_held_out_sets_stay_above_a_floor(index, path):
+    # A floor that catches a broken router; the figures themselves are in README "Router quality".
+    module = _load_score_module()
+    if module is None:
+        pytest.skip("../shared/eval/score.py not present")
+    items = module.load_items(str(path))
+    results = [{"text": it["text"], "target": r.target, "score": r.score,
+                "candidates": [{"target": t, "score": v} for t, v in r.candidates]}
+               for it, r in ((it, route(it["text"])) for it in items)]
+    m = module.score(items, results)
+    assert m["accuracy"] >= 0.95 and m["rejection"] >= 0.93, (m["accuracy"], m["rejection"])
 
 
 # ------------------------------------------------------------------ reloads and the disk cache

@@ -40,6 +40,11 @@ STOPWORDS = frozenset(
     "中不中 行不行 得不得 可不可以 点 点算 点搞 点样 乜 乜嘢 边度 边个 啷个 哪个 么子 冇得 "
     "嘎 伐啦 个么 老是 光 净 白 可 挺 蛮 超 巨 真的 就 整得 弄得".split())
 
+# Words that only say a question is coming ("我想问个问题", "有点事想咨询", "急"): after a greeting
+# they make the message a greeting still, to be answered with "please ask".
+ASKING = frozenset("问 问问 问个 问题 个 咨询 请教 事 事情 点事 个事 有事 急 急急急 在线 等 打扰 麻烦 "
+                   "小助手 助手 您 一下 下 下子 工会 老师 师傅 亲 问个问题 问点事 问点问题 几个问题 一个问题 问下 "
+                   "想问 请问 咨询一下 一名 一位 一个 新来的 新人 刚入职".split())
 
 @dataclass(frozen=True)
 class Prepared:
@@ -104,6 +109,9 @@ class Lexicon:
         self.whole_synonym = {normalise(v): c for c, vs in self.synonyms.items() for v in vs
                               if normalise(v) not in self.exact}
         self.greetings, self.thanks = self._smalltalk_words(cat)
+        # who the worker is (我是一名快递员): after a greeting still only an introduction
+        self.work_words = {normalise(v): c for c in ("员工", "工种", "工作场所", "公司")
+                           for v in self.synonyms.get(c, ()) if HAN.search(v)}
         self.contexts = tuple(sorted(cat.contexts))
         self.own_work = tuple(sorted(cat.own_work))
 
@@ -145,7 +153,10 @@ class Lexicon:
         for t in self.domain_terms:
             if " " not in t:
                 terms[t] = 3.0
-        return terms
+        # Small-talk words (好的, 收到) and stop words are never what a typo meant: 能薅的 is not 好的.
+        chat = {normalise(k) for e in cat.entries.values() if e.id.startswith("smalltalk.")
+                for k in (*e.keywords, e.title)}
+        return {t: p for t, p in terms.items() if t not in chat and t not in STOPWORDS}
 
     def _exact_phrases(self, cat) -> dict[str, str]:
         """Whole messages that never go through the model: a keyword only one FAQ entry has,
@@ -198,6 +209,21 @@ class Lexicon:
         text = self._latin_re.sub(lambda m: f" {self._latin_canon[m.group()]} ", text)
         return re.sub(r"\s+", " ", text).strip()
 
+    def smalltalk_only(self, norm: str) -> str | None:
+        """smalltalk.greeting / smalltalk.thanks for a message that greets (or thanks) and then
+        only says that it wants to ask something: "你好在吗？我想问个问题", "亲 在不"."""
+        for kind, words in (("greeting", self.greetings), ("thanks", self.thanks)):
+            if not (norm.startswith(words) if kind == "greeting" else norm.endswith(words)):
+                continue
+            rest = norm
+            for w in words:
+                rest = rest.replace(w, " ")
+            if rest == norm:
+                continue
+            if all(w in STOPWORDS or w in ASKING or self.work_words.get(w) for w in self.cut(rest) if w.strip()):
+                return f"smalltalk.{kind}"
+        return None
+
     def strip_openers(self, norm: str) -> str:
         """Drop a leading greeting / trailing thanks when a real question remains."""
         if not (norm.startswith(self.greetings) or norm.endswith(self.thanks)):
@@ -222,8 +248,12 @@ class Lexicon:
         extras += self.synonyms_in(corrected)
         words = tuple(w for chunk in corrected.split() for w in (segments.get(chunk) or self.cut(chunk))
                       if w.strip() and w not in STOPWORDS)
-        # a one-character context (狗, 猫) must be a word of its own; longer ones may be inside one
-        elsewhere = tuple(c for c in self.contexts if (c in corrected if len(c) > 1 else c in words))
+        # a one-character context (狗, 猫) must be a word of its own; longer ones may be inside one,
+        # except inside a term of the lexicon (电影 in 电影票, a member discount)
+        inside_terms = [w for w in words if len(w) > 2 and w in self.domain_terms]
+        elsewhere = tuple(c for c in self.contexts
+                          if (c in corrected and not any(c in t and c != t for t in inside_terms)
+                              if len(c) > 1 else c in words))
         own = tuple(m for m in self.own_work if m in corrected) if elsewhere else ()
         return Prepared(corrected, words, tuple(extras), elsewhere, own)
 

@@ -123,13 +123,13 @@ class Index:
         norm = normalise(text)
         if not _WORD_CHAR.search(norm):
             return Route(FALLBACK, 1.0, [], "fallback")
-        target = self.lexicon.exact_target(norm)
+        target = self.lexicon.exact_target(norm) or self.lexicon.smalltalk_only(norm)
         if target:
             return Route(target, 1.0, [(target, 1.0)], "answer")
         first = self._route_prepared(self.lexicon.strip_openers(norm))
         parts = policy.question_parts(text) if policy.may_hold_two(first) else []
         if parts:
-            return policy.with_second(first, [self._route_part(part) for part in parts])
+            return policy.with_second(first, parts, self._route_part)
         return first
 
     def _route_prepared(self, norm: str) -> Route:

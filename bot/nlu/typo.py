@@ -20,6 +20,7 @@ from pypinyin import Style, pinyin
 _HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
 MAX_LEN, MIN_LEN = 5, 2
 MAX_READINGS = 8                      # heteronym combinations tried per window
+DOMAIN_PRIORITY = 3.0                 # priority of the lexicon's own terms (see Lexicon._typo_terms)
 _TERM = None                          # trie key of the term a syllable path spells
 
 
@@ -255,6 +256,12 @@ class TypoCorrector:
                         i += length
                         done = True
                         break
+                    continue
+                if term and not found[1]:
+                    # only a rare reading of the window spells the term (有啥 on 有's rare wei
+                    # is not 为啥): too weak to rewrite the text, a domain term is offered beside it
+                    if self.priority[term] >= DOMAIN_PRIORITY:
+                        extras.append(term)
                     continue
                 if term:
                     out.append(term)
