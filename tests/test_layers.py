@@ -21,7 +21,7 @@ LAYERS = [
     ["bot.conversation", "bot.context"],  # the Dialog row and what the worker was shown
     ["bot.services"],  # the domain: returns bookings, escalations, applications, never reply text
     ["bot.nlu", "bot.faq", "bot.vocabulary", "bot.outbox", "bot.wechat_api", "bot.fake_wechat", "bot.sender",
-     "bot.message_log", "bot.audit", "bot.masking", "bot.wechat", "bot.dispatch", "bot.reloading", "bot.config_files"],
+     "bot.message_log", "bot.hot_path", "bot.audit", "bot.masking", "bot.wechat", "bot.dispatch", "bot.reloading", "bot.config_files"],
     ["bot.models", "bot.storage", "bot.clock", "bot.texts", "bot.extensions", "bot.columns"],
 ]
 
