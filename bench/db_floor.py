@@ -106,6 +106,8 @@ def core_layer(path: Path, n: int, prefix: str) -> float:
 
     sys.path.insert(0, str(ROOT))
     from bot import hot_path
+    from datetime import timedelta
+
     from bot.clock import now
     from bot.models import Message
     from bot.storage import configure_engine
@@ -117,7 +119,8 @@ def core_layer(path: Path, n: int, prefix: str) -> float:
     def one(i: int) -> None:
         key, openid = f"{prefix}{i}", f"o{i % WORKERS}"
         with engine.connect().execution_options(union_read_first=True) as conn:  # no BEGIN for the read
-            row = conn.execute(hot_path.SNAPSHOT, {"openid": openid, "key": key}).first()
+            row = conn.execute(hot_path.SNAPSHOT, {"openid": openid, "key": key,
+                                                   "since": now() - timedelta(seconds=60)}).first()
             if row[-1] is not None:
                 return
             conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -75,11 +75,12 @@ def summarise(runs: list[dict], names: list[str], args) -> dict:
                        c1_p50_ms=median([r["c1"]["p50_ms"] for r in mine]),
                        c1_p99_ms=median([r["c1"]["p99_ms"] for r in mine]))
         locks = [r.get("locks") or {} for r in mine]
-        if any(locks):
+        if any(locks):  # SQLite: the write lock; PostgreSQL: the write phase (row locks, no single lock)
             row.update(hold_p50_ms=median([x.get("hold_p50_ms") for x in locks]),
                        hold_p99_ms=median([x.get("hold_p99_ms") for x in locks]),
-                       wait_p50_ms=median([x.get("wait_p50_ms") for x in locks]),
-                       lock_busy_pct=median([x.get("busy_pct") for x in locks]))
+                       wait_p50_ms=median([x.get("wait_p50_ms") for x in locks]))
+            if CASES[name][1] == "sqlite":
+                row["lock_busy_pct"] = median([x.get("busy_pct") for x in locks])
         out[name] = row
     return out
 
@@ -112,7 +113,7 @@ def scale_out(summary: dict) -> dict:
 
 def print_report(summary: dict, compared: dict, plan: dict, serve: list[float], args) -> None:
     head = ["case", f"msgs/s@{args.connections}", "p50 ms", "p99 ms", "CPU ms/msg", "PG ms/msg", "launch s",
-            "worker USS", "hold p50/p99 ms", "lock busy"]
+            "worker USS", "writes p50/p99 ms", "lock busy"]
     if args.single:
         head[1:1] = ["msgs/s@1", "p50@1", "p99@1"]
     rows = []
@@ -131,7 +132,9 @@ def print_report(summary: dict, compared: dict, plan: dict, serve: list[float], 
     for row in rows:
         print(line(row))
     print(f"(medians of {args.rounds} interleaved round(s); {args.workers} sync workers; CPU = the server's processes "
-          "per message, psutil; PG = the PostgreSQL server's; msgs/s per round: "
+          "per message, psutil; PG = the PostgreSQL server's; writes = a message's write phase, from its turn to "
+          "its commit (SQLite: the write lock held); lock busy = share of the run the SQLite write lock was held; "
+          "msgs/s per round: "
           + "; ".join(f"{n} {s['per_round_msgs_per_s']}" for n, s in summary.items()) + ")")
     if serve:
         print(f"`flask serve` (make run) launch → first answer: {', '.join(f'{s:.2f}' for s in serve)} s")

@@ -36,8 +36,12 @@ DIALOG_COLUMNS = ("id", "flow", "state", "slots", "context", "failures", "update
 # coalesce: a stored delivery whose reply was nothing ("success") reads as "", not as no row.
 _STORED = select(func.coalesce(_M.c.reply_xml, "")).where(_M.c.dedupe_key == bindparam("key"))
 STORED_REPLY = _STORED
+# The worker's inbound messages since `since` (flood control; index ix_message_worker_recent).
+_RECENT = (select(func.count()).select_from(_M)
+           .where(_M.c.worker_id == _W.c.id, _M.c.direction == "in", _M.c.created_at >= bindparam("since"))
+           .correlate(_W).scalar_subquery())
 SNAPSHOT = (select(*(_W.c[k] for k in WORKER_COLUMNS), *(_D.c[k].label(f"dialog_{k}") for k in DIALOG_COLUMNS),
-                   _STORED.scalar_subquery().label("stored"))
+                   _RECENT.label("recent"), _STORED.scalar_subquery().label("stored"))
             .select_from(_W.outerjoin(_D, _D.c.worker_id == _W.c.id))
             .where(_W.c.openid == bindparam("openid")))
 # PostgreSQL, when the message holds its locks from the start: the worker's row, taken before the
@@ -78,11 +82,13 @@ class DialogRow:
 @dataclass
 class Snapshot:
     """What one SELECT found: the worker's row (None: a first message), their Dialog row (None: no
-    row yet) and the reply stored for this delivery (None: not handled before)."""
+    row yet), the reply stored for this delivery (None: not handled before) and how many messages
+    the worker sent in the flood-control window."""
 
     worker: dict | None
     dialog: DialogRow | None
     stored: str | None
+    recent: int = 0
 
 
 class Conflict(Exception):
@@ -180,14 +186,15 @@ class Unit:
             self.conn.close()
 
 
-def read(conn, openid: str, key: str, lock: bool = False) -> Snapshot:
+def read(conn, openid: str, key: str, lock: bool = False, window: int = 60) -> Snapshot:
+    """The message's one read; `window`: seconds of the worker's messages to count."""
     if lock and conn.dialect.name != "sqlite":  # SQLite: the write lock already serialises everything
         conn.execute(LOCK_WORKER, {"openid": openid})
-    row = conn.execute(SNAPSHOT, {"openid": openid, "key": key}).first()
+    row = conn.execute(SNAPSHOT, {"openid": openid, "key": key, "since": now() - timedelta(seconds=window)}).first()
     if row is None:
         return Snapshot(None, None, None)
     worker = dict(zip(WORKER_COLUMNS, row))
-    return Snapshot(worker, DialogRow.of(worker["id"], row[_N_WORKER:-1]), row[-1])
+    return Snapshot(worker, DialogRow.of(worker["id"], row[_N_WORKER:-2]), row[-1], row[-2])
 
 
 def stored_reply(conn, key: str) -> str | None:

@@ -19,6 +19,7 @@ import os
 import threading
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
@@ -115,10 +116,14 @@ def _start_writing(conn: Connection) -> int | None:
     if conn.dialect.name != "sqlite":
         return None
     fd = _queue(conn.engine.url)
+    dbapi = conn.dialect.loaded_dbapi
     try:
         # on the driver's connection: this runs for every message, and SQLAlchemy's execute around
         # a statement without parameters or results costs ten times the statement
         conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
+    except dbapi.Error as exc:  # "database is locked" after the busy timeout, a full disk …: as SQLAlchemy raises it
+        _leave(fd)
+        raise sa_exc.DBAPIError.instance("BEGIN IMMEDIATE", (), exc, dbapi.Error) from exc
     except BaseException:
         _leave(fd)
         raise
