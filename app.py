@@ -70,6 +70,12 @@ SETTINGS = [
     ("LOGIN_LOCK_MINUTES", 15, int),  # … for this long
     ("LOGIN_IP_LIMIT", 20, int),  # failed logins from one address …
     ("LOGIN_IP_WINDOW_MINUTES", 15, int),  # … within this window before it is refused
+    # the message path (issues 14 and 15): late answers, the spool, flood control
+    ("REPLY_DEADLINE_SECONDS", 4.0, float),  # an answer ready later than this goes through the outbox (WeChat waits 5 s)
+    ("WECHAT_RETRY_HOLD_SECONDS", 5.5, float),  # storage and spool both failing: hold the response this long so WeChat retries
+    ("SPOOL_FILE", "", str),  # deliveries kept while the database is down; default beside the SQLite file / in instance/
+    ("FLOOD_MESSAGES", 30, int),  # a worker's messages allowed within FLOOD_SECONDS (0: no limit) …
+    ("FLOOD_SECONDS", 60, int),  # … beyond it: one 请稍后再发, the rest logged and not routed
 ]
 
 

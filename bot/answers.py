@@ -35,6 +35,7 @@ class Prepared(NamedTuple):
     traditional: bool  # the worker writes Traditional Chinese: reply in kind
     shortcut: str | None  # a fixed phrase's target (bot.vocabulary)
     route: Route | None  # the router's decision; None for commands and fixed phrases
+    command: str | None = None  # the global command the text is (bot.vocabulary)
 
 
 def prepare(text: str | None) -> Prepared | None:
@@ -42,10 +43,18 @@ def prepare(text: str | None) -> Prepared | None:
 
     if not text:
         return None
-    if vocabulary.command(text):
-        return Prepared(text, is_traditional(text), None, None)
-    shortcut = vocabulary.target(text)
+    command, shortcut = vocabulary.classify(text)
+    if command:
+        return Prepared(text, is_traditional(text), None, None, command)
     return Prepared(text, is_traditional(text), shortcut, None if shortcut else route(text))
+
+
+def command_of(conv, text: str) -> str | None:
+    """The global command the text is, from the prepared work when it is for this text."""
+    prepared = conv.prepared
+    if prepared is not None and prepared.text == text:
+        return prepared.command
+    return vocabulary.command(text)
 
 
 def respond(conv, text: str) -> str:
@@ -82,7 +91,7 @@ def routed(conv, text: str, route) -> str:
 
         route = router(text)
     if route.target in ("clarify", "fallback"):
-        conv.session.add(RouteLog(worker_id=conv.worker.id, text=masking.mask(text)[:2000], decision=route.target,
+        conv.session.add(RouteLog(worker_id=conv.worker_id, text=masking.mask(text)[:2000], decision=route.target,
                                   target=route.candidates[0][0] if route.candidates else None,
                                   score=float(route.score or 0.0)))
     if route.target == "clarify":

@@ -20,9 +20,21 @@ def init_app(app: Flask) -> None:
     from bot.outbox_cli import outbox_cli
     from bot.wechat_menu import wechat_cli
 
+    wechat_cli.add_command(spool_command)
     for command in (chat, serve, outbox_cli, jobs_cli, faq_cli, nlu_cli, legal_aid_cli, export_command, flows_cli,
                     wechat_cli, staff_cli):
         app.cli.add_command(command)
+
+
+@click.command("spool")
+@with_appcontext
+def spool_command() -> None:
+    """Handle the WeChat deliveries kept while the database was down (their answers go through the
+    outbox). The scheduler's tick and the next message do this too."""
+    from bot.webhook import drain_spool, spool_path
+
+    counts = drain_spool()
+    click.echo(f"{spool_path()}: handled {counts['handled']}, left {counts['left']}, unreadable {counts['unreadable']}")
 
 
 @click.command("chat")

@@ -10,13 +10,21 @@ Handler = Callable[[Any, "Ctx"], Any]
 
 @dataclass
 class Ctx:
-    """What a handler gets besides the message: the worker row, the DB session, the settings and
-    the worker's conversation (bot.conversation.Conversation: its Dialog row loads on first use)."""
+    """What a handler gets besides the message: the settings and the worker's conversation
+    (bot.conversation.Conversation), and through it the DB session and the worker's row."""
 
-    worker: Any
-    session: Any
     config: dict
     conversation: Any
+
+    @property
+    def session(self):
+        """The ORM session (made on first use: most messages never need one)."""
+        return self.conversation.session
+
+    @property
+    def worker(self):
+        """The ORM Worker (made on first use: most messages need only conversation.owner)."""
+        return self.conversation.worker
 
 
 class Handlers:

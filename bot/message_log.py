@@ -7,7 +7,9 @@ collected here and inserted with one executemany they cost about a fifth of that
 
 - the transaction commits (`before_commit`), or
 - an ORM query that reads the message table runs (`do_orm_execute`), so a query sees them just as
-  autoflush shows ORM objects: the hand-off transcript and ID masking read the current message;
+  autoflush shows ORM objects: the hand-off transcript and ID masking read the current message
+  (in a session reading before its writes, bot.storage.read_first, that query raises
+  NeedsWriteLock: writing needs the lock);
 - the transaction rolls back: they are dropped with it.
 
 The rows are plain dicts; a caller may change one (the inbound row's reply_xml) until it is written:
@@ -21,19 +23,38 @@ from sqlalchemy.orm import Session
 from bot.clock import now
 from bot.masking import mask
 from bot.models import Message
+from bot.storage import NeedsWriteLock, reading_first
 
 PENDING = "message_log.pending"
 COLUMNS = ("worker_id", "direction", "kind", "content", "dedupe_key", "reply_xml")
 INSERT = Message.__table__.insert()
 
 
+def row(worker_id: int, direction: str, kind: str, content: str, dedupe_key: str | None = None,
+        reply_xml: str | None = None) -> dict:
+    """One log row (a dict), personal numbers masked."""
+    return {"worker_id": worker_id, "direction": direction, "kind": kind, "content": mask(content or "")[:4000],
+            "dedupe_key": dedupe_key, "reply_xml": reply_xml, "created_at": now()}
+
+
 def record(session, worker_id: int, direction: str, kind: str, content: str,
            dedupe_key: str | None = None, reply_xml: str | None = None) -> dict:
     """Log one message, personal numbers masked; returns the row (a dict) written with this transaction."""
-    row = {"worker_id": worker_id, "direction": direction, "kind": kind, "content": mask(content or "")[:4000],
-           "dedupe_key": dedupe_key, "reply_xml": reply_xml, "created_at": now()}
-    _session(session).info.setdefault(PENDING, []).append(row)
-    return row
+    logged = row(worker_id, direction, kind, content, dedupe_key, reply_xml)
+    _session(session).info.setdefault(PENDING, []).append(logged)
+    return logged
+
+
+def adopt(session, rows: list[dict]) -> None:
+    """Rows logged before the session existed (bot.hot_path.Unit) become its own, written as above."""
+    if rows:
+        _session(session).info.setdefault(PENDING, []).extend(rows)
+
+
+def insert(conn, rows: list[dict]) -> None:
+    """Insert rows on a Core connection (one executemany)."""
+    if rows:
+        conn.execute(INSERT, rows)
 
 
 def pending(session, row: dict) -> bool:
@@ -43,6 +64,8 @@ def pending(session, row: dict) -> bool:
 def write(session) -> None:
     """Insert the rows logged so far (one executemany)."""
     session = _session(session)
+    if PENDING in session.info and reading_first(session):
+        raise NeedsWriteLock("the message log is written under the write lock")
     rows = session.info.pop(PENDING, None)
     if rows:
         session.connection().execute(INSERT, rows)

@@ -415,3 +415,7 @@ class CannedReply(db.Model):
     body: Mapped[str] = mapped_column(Text)
     updated_by: Mapped[str] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=now, onupdate=now)
+
+
+# --- issue 15 (wt14): flood control counts a worker's messages of the last minute (bot/hot_path.py) ---
+Index("ix_message_worker_recent", Message.worker_id, Message.direction, Message.created_at)

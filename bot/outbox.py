@@ -117,38 +117,54 @@ def route_for(session, worker, config, purpose: str) -> Route:
 
 
 def describe_window(session, worker, config, purpose: str = "staff_reply") -> str:
-    """For staff: the worker's window and, when it is closed, what a reply becomes (Chinese)."""
+    """For staff: the worker's window and, when it is closed, why and what a reply becomes (Chinese)."""
     w = window(session, worker, config)
     if w.is_open:
         return f"窗口至 {_when(w.until)}，还可发 {w.remaining} 条"
     if w.until is None:
-        state = "对方还没有和公众号互动过"
+        why = "职工还没有和公众号互动过"
     elif now() >= w.until:
-        state = f"窗口已于 {_when(w.until)} 关闭"
+        hours = int(config.get("CS_WINDOW_HOURS", 48))
+        why = f"职工最后一次互动在 {_when(w.until - timedelta(hours=hours))}，已超过 {hours} 小时"
     elif w.refused:
-        state = f"窗口至 {_when(w.until)}，但微信已拒收客服消息"
+        why = "微信已拒收本窗口的客服消息"
     else:
-        state = f"窗口至 {_when(w.until)}，{w.quota} 条已发完"
+        why = f"本窗口 {w.quota} 条客服消息已用完"
     templates = wechat_templates.load(config)
     if templates.for_purpose(purpose):
-        becomes = "回复将改用模板消息发送（每项最多 20 字，超出部分省略）"
+        becomes = "回复会改用模板消息发送（每项最多 20 字，超出部分省略）"
     else:
-        becomes = "回复将暂存，对方下次发消息时送达"
+        becomes = "回复会暂存，职工下次发消息时送达"
         if templates.notice.configured:
             becomes += "，并先发一条模板提醒"
-    return f"{state}；{becomes}"
+    return f"窗口已关闭（{why}）：{becomes}"
 
 
-def take_parked(session, worker_id: int) -> list[str]:
+def take_parked(session, worker_id: int, room: int | None = None) -> list[str]:
     """The parked messages for this worker, oldest first, marked delivered (in the caller's
-    transaction): the webhook puts them into the passive reply. One index lookup when none."""
+    transaction): the webhook puts them into the passive reply. `room`: UTF-8 bytes the passive
+    reply has left for them (each takes its length + 2 for the blank line); those that do not fit go
+    back to pending, for the sender to send now that the worker's message has opened the window.
+    One index lookup when none."""
     rows = session.execute(select(Outbox.id, Outbox.payload).where(
         Outbox.worker_id == worker_id, Outbox.status == "parked").order_by(Outbox.id)).all()
     if not rows:
         return []
-    session.execute(update(Outbox).where(Outbox.id.in_([r.id for r in rows]), Outbox.status == "parked")
-                    .values(status="delivered", sent_as="passive", sent_at=now()))
-    return [r.payload.get("content", "") for r in rows]
+    taken, later, used = [], [], 0
+    for row in rows:
+        size = len(row.payload.get("content", "").encode("utf-8")) + 2
+        if not later and (room is None or used + size <= room):
+            taken.append(row)
+            used += size
+        else:
+            later.append(row.id)
+    if taken:
+        session.execute(update(Outbox).where(Outbox.id.in_([r.id for r in taken]), Outbox.status == "parked")
+                        .values(status="delivered", sent_as="passive", sent_at=now()))
+    if later:
+        session.execute(update(Outbox).where(Outbox.id.in_(later), Outbox.status == "parked")
+                        .values(status="pending", not_before=None, claimed_by=None))
+    return [r.payload.get("content", "") for r in taken]
 
 
 @dataclass(frozen=True)

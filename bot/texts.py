@@ -40,6 +40,8 @@ PAUSED = "（您正在办理「{title}」，回复「继续」接着填写，回
 RESUME_LATER = "（您之前的「{title}」还没填完，已为您保存，回复「继续」接着填写。）"
 OFFER_HANDOFF = "\n如果不方便填写，可以回复「转人工」，由工作人员帮您。"
 SYSTEM_BUSY = "系统有点忙，您的消息已收到，请稍后再发一次。"
+RECEIVED_LATER = "您的消息已收到。系统正忙，处理好后会马上回复您，不用再发一次。"  # kept in the spool (bot/webhook.py)
+FLOOD = "您发得太快了，请稍后再发。"  # beyond FLOOD_MESSAGES in FLOOD_SECONDS
 
 # In a flow, the worker typed something that looks like another request (a service phrase or a
 # question): ask before leaving the step; the draft is kept either way.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,13 +88,28 @@ def load(directory: str | os.PathLike | None = None) -> Vocabulary:
     re-read when the file changes (bot.reloading, the one cache for content files). Commands
     must work even when the content is broken, so an edit that does not parse keeps the last
     good vocabulary (and is logged)."""
-    from bot.faq import DEFAULT_FAQ_DIR, faq_dir
+    from bot.faq import faq_dir
     from bot.reloading import file_value
 
-    path = Path(directory or faq_dir()) / VOCABULARY_FILE
+    return file_value(_path(str(directory or faq_dir())), _read)
+
+
+_paths: dict[str, tuple[float, Path]] = {}  # directory → (when looked at, the file used)
+
+
+def _path(directory: str) -> Path:
+    """The directory's vocabulary file, or the project's own; looked up at most every 2 s (this runs
+    three times per message: a stat each time cost more than the lookup itself)."""
+    from bot.faq import DEFAULT_FAQ_DIR
+
+    found = _paths.get(directory)
+    if found is not None and time.monotonic() - found[0] < 2.0:
+        return found[1]
+    path = Path(directory) / VOCABULARY_FILE
     if not path.is_file():
         path = DEFAULT_FAQ_DIR / VOCABULARY_FILE
-    return file_value(path, _read)
+    _paths[directory] = (time.monotonic(), path)
+    return path
 
 
 def _read(path: Path) -> Vocabulary:
@@ -102,6 +118,17 @@ def _read(path: Path) -> Vocabulary:
 
 def meaning(text: str) -> Meaning | None:
     return load().lookup(text)
+
+
+def classify(text: str) -> tuple[str | None, str | None]:
+    """(command, target) of a whole message, each None when it is not one: `command` and `target`
+    in one look-up (the message path asks both of every text)."""
+    if not key(text):
+        return "menu", None
+    found = meaning(text)
+    if found is None:
+        return None, None
+    return (found.value, None) if found.kind == "command" else (None, found.value)
 
 
 def command(text: str) -> str | None:

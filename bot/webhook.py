@@ -1,49 +1,32 @@
-"""Blueprint /wechat: the unit of work around one WeChat message (wechatpy's order of operations).
+"""Blueprint /wechat: what WeChat sees of one delivery (wechatpy's order of operations).
 
-verify (timestamp window, signature) → read safe XML → decrypt → parse (bot.wechat) → one
-transaction: dedupe (a retry replays the stored reply) → worker row → dispatch → log → commit →
-reply XML, encrypted in safe mode.
+verify (timestamp window, signature) → read safe XML → decrypt → parse (bot.wechat) → the unit of
+work (bot/unit_of_work.py) → reply XML, encrypted in safe mode.
+
+A delivery WeChat made is never lost. When the database cannot take it (StorageFault), it is
+kept in the spool (bot/spool.py, fsynced) and the worker is told the answer will follow; the
+spool is drained when storage works again (after a later message, by the scheduler's tick, or
+`flask wechat spool`) and each answer goes through the outbox. When even the spool cannot be
+written, the only thing WeChat documents it retries on is used: no response within 5 seconds
+(it tries three times in all), so the response is held past that.
 
 https://developers.weixin.qq.com/doc/offiaccount/Basic_Information/Access_Overview.html
+https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Receiving_standard_messages.html
 """
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
-from functools import cache
+import time
 
 from flask import Blueprint, abort, current_app, request
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm.exc import StaleDataError
 from wechatpy.replies import TextReply
 
-from bot import answers, message_log, texts, wechat
-from bot.clock import aware, now
-from bot.conversation import Conversation
-from bot.dispatch import Ctx, Dispatcher
-from bot.extensions import db
-from bot.models import Message, Worker
-from bot.storage import write_transaction
+from bot import spool, texts, wechat
+from bot.unit_of_work import StorageFault, handle
 
 log = logging.getLogger(__name__)
 bp = Blueprint("wechat", __name__, url_prefix="/wechat")
-
-RETRIES = 3
-LAST_SEEN_RESOLUTION = timedelta(minutes=1)  # Worker.last_seen_at is kept to the minute
-# Built once and reused with parameters: SQLAlchemy memoizes a statement's cache key, so a query
-# built per message costs about twice as much (and it runs while the write lock is held).
-STORED_REPLY = select(Message.reply_xml).where(Message.dedupe_key == bindparam("key"))
-SET_REPLY = update(Message).where(Message.dedupe_key == bindparam("key")).values(
-    reply_xml=bindparam("xml")).execution_options(synchronize_session=False)
-WORKER_FOR_UPDATE = select(Worker).where(Worker.openid == bindparam("openid")).with_for_update()
-
-
-@cache
-def dispatcher() -> Dispatcher:
-    from bot.handlers import HANDLERS
-
-    return Dispatcher(HANDLERS)
+DRAIN_AFTER_REPLY = 20  # spooled deliveries handled after one response (the rest: the next ones, the tick)
 
 
 @bp.get("")
@@ -60,6 +43,7 @@ def verify():
 
 @bp.post("")
 def receive():
+    received = time.monotonic()
     cfg, args = current_app.config, request.args
     timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
     cipher = None
@@ -74,7 +58,12 @@ def receive():
         msg = wechat.message(data)
     except wechat.Refused as exc:
         abort(exc.status)
-    reply_xml = handle(msg, prepare(msg))
+    try:
+        reply_xml = handle(msg, deadline=received + float(cfg["REPLY_DEADLINE_SECONDS"]))
+    except StorageFault as fault:
+        reply_xml = keep_for_later(msg, data, fault, received)
+    else:
+        _drain_after_reply()
     if not reply_xml:
         return "success", 200, {"Content-Type": "text/plain"}
     if cipher is not None:
@@ -82,71 +71,65 @@ def receive():
     return reply_xml, 200, {"Content-Type": "application/xml; charset=utf-8"}
 
 
-def handle(msg, prepared=None) -> str:
-    """Exactly once per MsgId: one transaction, behind the unique dedupe key; retries replay the reply."""
-    key = wechat.dedupe_key(msg)
-    for _attempt in range(RETRIES):
+def keep_for_later(msg, data: dict, fault: StorageFault, received: float) -> str:
+    """The database refused the delivery: keep it in the spool and tell the worker, or, when the spool
+    cannot be written either, make WeChat try again (its retries are the last place it lives)."""
+    key, path = wechat.dedupe_key(msg), spool_path()
+    record = {"key": key, "fields": data, "received_at": time.time(), "why": str(fault)[:300]}
+    if spool.keep(path, record):
+        log.warning("storage failed for %s (%s): kept in the spool %s; it is handled when storage works "
+                    "again and the answer goes through the outbox", key, fault, path)
+        return wechat.render(TextReply(content=texts.RECEIVED_LATER), msg)
+    hold = float(current_app.config["WECHAT_RETRY_HOLD_SECONDS"])
+    log.error("storage failed for %s (%s) and the spool %s could not be written: holding the response "
+              "%.1f s so that WeChat tries again (it tries 3 times in all; if storage is still down then, "
+              "the message is lost)", key, fault, path, hold)
+    time.sleep(max(0.0, received + hold - time.monotonic()))
+    abort(503)
+
+
+def spool_path():
+    """This app's spool (bot/spool.py path_for), worked out once per app."""
+    found = current_app.extensions.get("wechat_spool")
+    if found is None:
+        found = current_app.extensions["wechat_spool"] = spool.path_for(current_app.config, current_app.instance_path)
+    return found
+
+
+def drain_spool(limit: int | None = None) -> dict[str, int]:
+    """Handle the deliveries kept in the spool; each answer goes through the outbox (nobody waits)."""
+
+    def handle_kept(record: dict) -> bool:
         try:
-            write_transaction(db.session)
-            stored = db.session.scalars(STORED_REPLY, {"key": key}).first()
-            if stored is not None:
-                db.session.rollback()  # nothing to write: give up the write lock now, not at teardown
-                return stored
-            reply_xml = process(msg, key, prepared)
-            db.session.commit()
-            return reply_xml
-        except (IntegrityError, StaleDataError, OperationalError) as exc:
-            db.session.rollback()  # a concurrent delivery won, or a lost update: go round again
-            log.warning("retrying %s after %s", key, type(exc).__name__)
-        except Exception:
-            db.session.rollback()
-            log.exception("failed to handle %s; answered with the busy apology (nothing was stored)", key)
-            return wechat.render(TextReply(content=texts.SYSTEM_BUSY), msg)
-    return wechat.render(TextReply(content=texts.SYSTEM_BUSY), msg)
+            msg = wechat.message(record["fields"])
+        except (wechat.Refused, KeyError, TypeError):
+            log.error("spooled delivery %s cannot be read; dropped", record.get("key"))
+            return True
+        try:
+            handle(msg, deadline=None)
+        except StorageFault as fault:
+            log.warning("the spool still waits for storage (%s)", fault)
+            return False
+        log.info("spooled delivery %s handled %.0f s after it arrived; its answer goes through the outbox",
+                 record.get("key"), time.time() - float(record.get("received_at") or time.time()))
+        return True
+
+    return spool.drain(spool_path(), handle_kept, limit=limit)
 
 
-def prepare(msg):
-    """Work that needs no lock, done before BEGIN IMMEDIATE: routing free text (answers.prepare).
-    If it fails, None: the same work then runs, and fails, inside the transaction as before."""
-    if msg.type != "text":
-        return None
-    try:
-        return answers.prepare(msg.content)
-    except Exception:
-        log.exception("routing a message ahead of the transaction failed")
-        return None
+def _drain_after_reply() -> None:
+    """Storage works: deliveries still in the spool are handled once this response is sent."""
+    if not spool.ready(spool_path()):
+        return
+    from flask import after_this_request
 
+    app = current_app._get_current_object()
 
-def process(msg, key: str, prepared=None) -> str:
-    worker = load_worker(msg.source)
-    conversation = Conversation(db.session, worker, current_app.config, prepared)
-    ctx = Ctx(worker=worker, session=db.session, config=current_app.config, conversation=conversation)
-    kind, content = wechat.describe(msg)
-    # Logged now, written with the reply at commit (bot.message_log); a handler that reads the log
-    # (a hand-off transcript) writes it earlier. The unique dedupe key is the backstop; the SELECT
-    # in handle() answers retries.
-    inbound = message_log.record(db.session, worker.id, "in", kind, content, dedupe_key=key)
-    reply = dispatcher()(msg, ctx)
-    conversation.save()
-    reply_xml = wechat.render(reply, msg)
-    if message_log.pending(db.session, inbound):
-        inbound["reply_xml"] = reply_xml
-    elif reply_xml:
-        db.session.execute(SET_REPLY, {"key": key, "xml": reply_xml})
-    if reply_xml:
-        text = reply if isinstance(reply, str) else getattr(reply, "content", "") or f"[{reply.type}]"
-        message_log.record(db.session, worker.id, "out", "reply", text)
-    return reply_xml
+    @after_this_request
+    def later(response):
+        def run():
+            with app.app_context():
+                drain_spool(limit=DRAIN_AFTER_REPLY)
 
-
-def load_worker(openid: str) -> Worker:
-    worker = db.session.scalars(WORKER_FOR_UPDATE, {"openid": openid}).first()
-    if worker is None:
-        worker = Worker(openid=openid, subscribed=True)
-        db.session.add(worker)
-        db.session.flush()
-    # To the minute: an UPDATE of the worker row for every message would only move this by seconds.
-    t, seen = now(), aware(worker.last_seen_at)
-    if seen is None or not timedelta(0) <= t - seen < LAST_SEEN_RESOLUTION:
-        worker.last_seen_at = t
-    return worker
+        response.call_on_close(run)
+        return response

@@ -26,7 +26,7 @@ from sqlalchemy.pool import NullPool
 from app import create_app
 from bot.extensions import db
 from bot.fake_wechat import FakeWeChat
-from tests.support import APP_ID, ON_POSTGRES, POSTGRES_URL, TEST_DATABASE, Chat, Clock, Desk
+from tests.support import APP_ID, NEVER_LATE, ON_POSTGRES, POSTGRES_URL, TEST_DATABASE, Chat, Clock, Desk
 
 def pytest_configure(config):
     if TEST_DATABASE not in ("sqlite", "postgresql", "postgres"):
@@ -154,7 +154,7 @@ def make_app(database_url):
 
     def make(**config):
         app = create_app({"TESTING": True, "DATABASE_URL": database_url, "WECHAT_APP_ID": APP_ID,
-                          "WECHAT_TOKEN": "test-token", "WECHAT_AES_KEY": "", **config})
+                          "WECHAT_TOKEN": "test-token", "WECHAT_AES_KEY": "", **NEVER_LATE, **config})
         apps.append(app)
         return app
 

@@ -34,7 +34,7 @@ from bot.extensions import db
 from bot.models import Dialog, Message, Outbox, Worker
 from bot.simulator import WeChatSim
 from bot.wechat_api import client as api_client
-from tests.support import APP_ID, ON_POSTGRES, POSTGRES_URL, Chat, run_together
+from tests.support import APP_ID, NEVER_LATE, ON_POSTGRES, POSTGRES_URL, Chat, run_together
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite", marks=pytest.mark.skipif(
@@ -71,7 +71,7 @@ class Backend:
 
     def app(self, **config):
         app = create_app({"TESTING": True, "DATABASE_URL": self.url, "WECHAT_APP_ID": APP_ID,
-                          "WECHAT_TOKEN": "test-token", "WECHAT_AES_KEY": "", **config})
+                          "WECHAT_TOKEN": "test-token", "WECHAT_AES_KEY": "", **NEVER_LATE, **config})
         self.apps.append(app)
         return app
 

@@ -13,7 +13,7 @@ import pytest
 BOT = Path(__file__).resolve().parent.parent / "bot"
 LAYERS = [
     # entry points: the webhook's unit of work, the workbench, the CLI, the simulator, jobs
-    ["bot.webhook", "bot.simulator", "bot.cli", "bot.outbox_cli", "bot.staff", "bot.diagrams", "bot.devserver", "bot.jobs",
+    ["bot.webhook", "bot.unit_of_work", "bot.simulator", "bot.cli", "bot.outbox_cli", "bot.staff", "bot.diagrams", "bot.devserver", "bot.jobs",
      "bot.wechat_menu", "bot.security", "bot.settings"],
     ["bot.handlers"],  # one module per kind of WeChat message
     ["bot.dialog", "bot.answers"],  # global commands and steps · the free-text policy
@@ -21,8 +21,8 @@ LAYERS = [
     ["bot.conversation", "bot.context"],  # the Dialog row and what the worker was shown
     ["bot.services"],  # the domain: returns bookings, escalations, applications, never reply text
     ["bot.nlu", "bot.faq", "bot.vocabulary", "bot.outbox", "bot.wechat_api", "bot.fake_wechat", "bot.sender",
-     "bot.message_log", "bot.audit", "bot.masking", "bot.wechat", "bot.dispatch", "bot.reloading", "bot.config_files",
-     "bot.tokens", "bot.wechat_stops", "bot.wechat_templates"],
+     "bot.message_log", "bot.hot_path", "bot.spool", "bot.audit", "bot.masking", "bot.wechat", "bot.dispatch", "bot.reloading",
+     "bot.config_files", "bot.tokens", "bot.wechat_stops", "bot.wechat_templates"],
     ["bot.models", "bot.storage", "bot.clock", "bot.texts", "bot.extensions", "bot.columns", "bot.chinese"],
 ]
 

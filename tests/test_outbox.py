@@ -10,6 +10,7 @@ from bot.clock import now
 from bot.extensions import db
 from bot.models import Message, Outbox, Worker
 from bot.wechat_api import client
+from tests.support import Chat
 
 REMINDER_TPL = {"reminder": {"template_id": "TPL_REMIND", "fields": {"thing1": "{content}", "time2": "{day}"}}}
 
@@ -93,7 +94,7 @@ def test_the_quota_falls_back_to_the_template_after_n_messages(make_app, fake_we
         assert send_all()["sent"] == 3
         assert [s.sent_as for s in statuses()] == ["custom", "custom", "template"]
         described = outbox.describe_window(db.session, db.session.get(Worker, worker_id), app.config, "reminder")
-        assert described.startswith("窗口至") and "2 条已发完；回复将改用模板消息发送" in described
+        assert described == "窗口已关闭（本窗口 2 条客服消息已用完）：回复会改用模板消息发送（每项最多 20 字，超出部分省略）"
     assert [m["msgtype"] for m in fake_wechat.sent()] == ["text", "text", "template"]
 
 
@@ -128,7 +129,7 @@ def test_closed_window_parks_sends_one_notice_and_the_next_message_takes_the_par
         w = worker("o_parked", seen_hours_ago=60)
         assert outbox.route_for(db.session, w, app.config, "staff_reply") == "park"
         assert outbox.describe_window(db.session, w, app.config).endswith(
-            "回复将暂存，对方下次发消息时送达，并先发一条模板提醒")
+            "回复会暂存，职工下次发消息时送达，并先发一条模板提醒")
         outbox.queue(db.session, w.id, "您好，您反映的欠薪问题已转给区工会。", "staff:1", purpose="staff_reply")
         outbox.queue(db.session, w.id, "补充：请保留考勤记录。", "staff:2", purpose="staff_reply")
         worker_id = w.id
@@ -203,9 +204,9 @@ def test_describe_window_for_staff(fake_app, clock):
         assert outbox.describe_window(db.session, w, fake_app.config) == "窗口至 12月3日 14:05，还可发 3 条"
         clock.advance(hours=49)
         assert outbox.describe_window(db.session, w, fake_app.config) == \
-            "窗口已于 12月3日 14:05 关闭；回复将暂存，对方下次发消息时送达"
+            "窗口已关闭（职工最后一次互动在 12月1日 14:05，已超过 48 小时）：回复会暂存，职工下次发消息时送达"
         never = outbox.describe_window(db.session, worker("o_new", None), fake_app.config)
-        assert never.startswith("对方还没有和公众号互动过")
+        assert never.startswith("窗口已关闭（职工还没有和公众号互动过）")
         db.session.rollback()
 
 
@@ -264,3 +265,41 @@ def test_the_simulator_page_shows_what_the_fake_api_delivered(make_app, fake_wec
         "messages"] == []
     far = page.get("/dev/chat/pushed", query_string={"openid": "o_far"}).get_json()
     assert far["messages"] == ["［模板消息］请完成健康打卡；今天"]
+
+
+# ------------------------------------------------------------------ parked text in the next passive reply
+
+def park(app, openid: str, *texts_: str) -> int:
+    """Messages for a worker whose window has closed, parked as the sender leaves them."""
+    with app.app_context():
+        w = db.session.scalar(select(Worker).where(Worker.openid == openid)) or worker(openid)
+        w.last_seen_at = now() - timedelta(hours=60)
+        for i, text in enumerate(texts_):
+            db.session.add(Outbox(worker_id=w.id, kind="text", purpose="staff_reply", status="parked",
+                                  dedupe_key=f"staff:{openid}:{i}", payload={"content": text}))
+        db.session.commit()
+        return w.id
+
+
+def test_the_workers_next_message_brings_the_parked_replies_before_the_answer(app):
+    chat = Chat(app, openid="o_back")
+    chat.say("你好")
+    park(app, "o_back", "您好，您反映的欠薪问题已转给区工会。", "补充：请保留考勤记录。")
+    reply = chat.say("加班费怎么算")
+    assert reply.startswith("您好，您反映的欠薪问题已转给区工会。\n\n补充：请保留考勤记录。\n\n"), reply
+    assert "加班" in reply.split("补充：请保留考勤记录。\n\n", 1)[1]
+    assert chat.say("谢谢").count("区工会") == 0  # delivered once
+    with app.app_context():
+        assert [(s, a) for _, s, a in statuses()] == [("delivered", "passive"), ("delivered", "passive")]
+
+
+def test_parked_replies_that_do_not_fit_the_passive_reply_go_to_the_sender(app):
+    chat = Chat(app, openid="o_long")
+    chat.say("你好")
+    long_text = "请携带劳动合同、工资条和考勤记录到区工会法律服务窗口。" * 30  # ~1,600 bytes
+    park(app, "o_long", "第一条：已转给区工会。", long_text)
+    reply = chat.say("你好")
+    assert reply.startswith("第一条：已转给区工会。\n\n") and long_text not in reply
+    with app.app_context():
+        # the worker just wrote, so the window is open: the sender sends the rest as customer-service text
+        assert [s for _, s, _a in statuses()] == ["delivered", "pending"]

@@ -13,7 +13,7 @@ handlers = Handlers()
 @handlers.event("templatesendjobfinish")
 def delivered(msg, ctx):
     msg_id, status = str(msg.id), (msg.status or "")[:64]
-    ctx.session.add(DeliveryReceipt(worker_id=ctx.worker.id, wechat_msg_id=msg_id, status=status))
+    ctx.session.add(DeliveryReceipt(worker_id=ctx.conversation.worker_id, wechat_msg_id=msg_id, status=status))
     for row in ctx.session.scalars(select(Outbox).where(Outbox.wechat_msg_id == msg_id)):
         row.delivery_status = status
     return None

@@ -13,7 +13,7 @@ def place(msg, ctx):
     coordinates = f"{place['lat']},{place['lng']}" if None not in (place["lat"], place["lng"]) else "未知位置"
     label = (msg.label or "").strip()[:256] or coordinates
     conv = ctx.conversation
-    if ctx.worker.owner != "staff":
+    if conv.owner != "staff":
         reply = dialog.location(conv, label, {"label": label, "lat": msg.location_x, "lng": msg.location_y})
         if reply is not None:
             return dialog.finish(conv, reply)

@@ -26,7 +26,7 @@ CLICK_TARGETS = {
 
 def _go(target):
     def click(msg, ctx):
-        if ctx.worker.owner == "staff" and target != "flow.handoff":  # staff answer until 结束人工
+        if ctx.conversation.owner == "staff" and target != "flow.handoff":  # staff answer until 结束人工
             return texts.HANDOFF_MENU_WAIT
         return dialog.finish(ctx.conversation, run(ctx.conversation, target))
 

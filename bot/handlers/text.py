@@ -1,5 +1,5 @@
 """Text messages: a global command → the dialog; in a flow → the step; otherwise → the free-text policy."""
-from bot import answers, dialog, vocabulary
+from bot import answers, dialog
 from bot.dispatch import Handlers
 
 handlers = Handlers()
@@ -7,8 +7,8 @@ handlers = Handlers()
 
 def converse(conv, text: str) -> str:
     """What a worker's words (typed, or recognised from a voice message) get as a reply."""
-    command = vocabulary.command(text)
-    if conv.worker.owner == "staff":
+    command = answers.command_of(conv, text)
+    if conv.owner == "staff":
         reply = dialog.during_handoff(conv, text, command)
     elif command:
         reply = dialog.command(conv, command, text)

@@ -54,7 +54,17 @@ JOBS = (
     Job("checkin_reminders", remind=checkins.checkin_reminders, at="CHECKIN_REMINDER_TIME"),
     Job("home_office_lapsed", remind=checkins.lapsed_notices, at="CHECKIN_REMINDER_TIME"),
     Job("legal_aid_reminders", remind=legal_aid.booking_reminders, at="LEGAL_AID_REMINDER_TIME"),
+    Job("wechat_spool", lambda session, ctx: _drain_spool(session), own_transactions=True),
 )
+
+
+def _drain_spool(session) -> Counts:
+    """Deliveries kept while the database was down (bot/webhook.py): handled now that it works; their
+    answers go through the outbox."""
+    from bot.webhook import drain_spool
+
+    session.rollback()
+    return {outcome: n for outcome, n in drain_spool().items() if n}
 
 
 def schedule(config) -> dict[str, time | None]:

@@ -11,7 +11,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from bot import outbox
-from bot.clock import LOCAL_TZ, aware, now
+from bot.clock import aware, now
 from bot.models import Escalation, EscalationNote, MembershipApplication, Message, Outbox, Presence, StaffUser
 from bot.services import workbench
 
@@ -152,22 +152,9 @@ class WindowLine:
 
 
 def window_line(session, worker, config) -> WindowLine:
-    """The worker's customer-service window in words and what a reply becomes.
-
-    Stand-in until the outbox's own `describe_window` / `route_for` exist: the one function to swap.
-    """
-    w = outbox.window(session, worker, config)
-    if w.is_open:
-        until = w.until.astimezone(LOCAL_TZ)
-        return WindowLine(True, f"窗口至 {until.month}月{until.day}日 {until:%H:%M}，还可发 {w.remaining} 条", "custom")
-    if w.until is None:
-        why = "职工还没有和公众号互动过"
-    elif w.sent >= w.quota and now() < w.until:
-        why = f"本窗口 {w.quota} 条客服消息已用完"
-    else:
-        last = (w.until - timedelta(hours=int(config.get("CS_WINDOW_HOURS", 48)))).astimezone(LOCAL_TZ)
-        why = f"职工最后一次互动在 {last.month}月{last.day}日 {last:%H:%M}，已超过 48 小时"
-    return WindowLine(False, f"窗口已关闭（{why}）：回复会暂存，职工下次发消息时送达", "park")
+    """The worker's customer-service window in words and what a staff reply becomes now."""
+    becomes = outbox.route_for(session, worker, config, "staff_reply")
+    return WindowLine(becomes == "custom", outbox.describe_window(session, worker, config, "staff_reply"), becomes)
 
 
 # -- who else is here --------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -21,9 +22,14 @@ ROLES = ("staff", "admin")
 LOGIN_PATTERN = re.compile(r"^[a-z][a-z0-9_.-]{1,31}$")
 MIN_PASSWORD = 10
 KEEP_ATTEMPTS = timedelta(days=1)
-# Compared against when the login is unknown, so an unknown login costs the same time as a wrong
-# password and timing does not reveal which logins exist.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Compared against when the login is unknown, so an unknown login costs the same time as a wrong
+    password and timing does not reveal which logins exist. Made on first use: hashing at import
+    delayed every start (gunicorn's master, `flask` commands) by 0.1–0.4 s."""
+    return generate_password_hash("not-a-real-password")
 
 
 class AccountError(ValueError):
@@ -96,7 +102,7 @@ def address_limited(session, ip: str, config) -> bool:
 def password_matches(session, login: str, password: str) -> bool:
     """Check the password (slow on purpose, ~0.1–0.2 s): callers do it before taking the write lock."""
     user = by_login(session, login)
-    good = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    good = check_password_hash(user.password_hash if user else _dummy_hash(), password or "")
     return bool(good and user is not None)
 
 

@@ -122,7 +122,7 @@ def the_other_question(conv, name, arg) -> str:
 @target("vote.helpful", "vote.unhelpful")
 def vote(conv, name, faq_id) -> str:
     helpful = name == "vote.helpful"
-    conv.session.add(FeedbackVote(worker_id=conv.worker.id, faq_id=faq_id, helpful=helpful))
+    conv.session.add(FeedbackVote(worker_id=conv.worker_id, faq_id=faq_id, helpful=helpful))
     conv.context.clear()
     conv.context.unhelpful = None if helpful else faq_id
     return texts.FEEDBACK_THANKS if helpful else texts.FEEDBACK_SORRY
@@ -177,7 +177,7 @@ def stay(conv, name, arg) -> str:
 # -- the hand-off and the worker's own records --------------------------------------------------
 @target("flow.handoff")
 def hand_over(conv, name, arg) -> str:
-    if conv.worker.owner == "staff":
+    if conv.owner == "staff":
         return texts.HANDOFF_ALREADY
     context = conv.context
     reason = ("invalid_input" if conv.in_flow and conv.row.failures >= engine.MAX_FAILURES
