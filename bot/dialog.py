@@ -19,8 +19,11 @@ from bot.targets import core, run
 
 # A question typed into a description is still likely the answer itself; only one that reads as a
 # question is asked about. Fields (a name, an address) ask always.
-QUESTION_MARKERS = re.compile(r"[?？]|吗|怎么|如何|多少|能不能|可不可以|是否|咋|啥")
+QUESTION_MARKERS = re.compile(r"[?？]|吗|怎么|如何|多少|能不能|可不可以|是否|咋|啥|什么|为什么|哪")
 QUESTION_MIN_SCORE = 0.5  # the router's confidence before a typed question interrupts a step
+# A field's answer is usually a statement ("下楼做了核酸" at 当天行程): one without a question word
+# interrupts the step only when the router is this sure of another request.
+STATEMENT_MIN_SCORE = 0.8
 
 
 # -- global commands ----------------------------------------------------------------------------
@@ -130,8 +133,10 @@ def _other_request(conv, flow, current, text: str) -> str | None:
         return None
     if route.target.startswith("smalltalk.") or route.target == f"flow.{flow.name}":
         return None
-    description = current.free_text == "description"
-    return route.target if not description or QUESTION_MARKERS.search(text) else None
+    if QUESTION_MARKERS.search(text):
+        return route.target
+    description = current.free_text == "description"  # a description is never a request without one
+    return route.target if not description and route.score >= STATEMENT_MIN_SCORE else None
 
 
 def _ask_switch(conv, flow, current, text: str, other: str) -> str:
