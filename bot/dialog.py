@@ -152,7 +152,8 @@ def _describe(target: str) -> str:
     if target.startswith("flow.") and target.removeprefix("flow.") in FLOWS:
         return f"办理「{FLOWS[target.removeprefix('flow.')].title}」"
     names = {"flow.handoff": "转人工", "union.application_status": "查看入会进度", "legal_aid.bookings": "查看我的预约",
-             "legal_aid.cancel": "取消预约", "menu": "看菜单", "flow.home_office": "办理居家办公报备/打卡"}
+             "legal_aid.cancel": "取消预约", "menu": "看菜单", "flow.home_office": "办理居家办公报备/打卡",
+             "privacy.show": "查询我的信息", "privacy.delete": "删除我的信息", "privacy.withdraw": "撤回同意"}
     if target in names:
         return names[target]
     try:
