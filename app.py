@@ -61,6 +61,9 @@ SETTINGS = [
     ("LOGIN_LOCK_MINUTES", 15, int),  # … for this long
     ("LOGIN_IP_LIMIT", 20, int),  # failed logins from one address …
     ("LOGIN_IP_WINDOW_MINUTES", 15, int),  # … within this window before it is refused
+    # issue 12: where 转人工 goes: "workbench" (/staff) or "wechat_kf" (WeChat's own 客服 tool)
+    ("HANDOFF_TO", "workbench", str),
+    ("WECHAT_KF_ACCOUNT", "", str),  # with wechat_kf: one 客服 account to receive hand-offs (optional)
 ]
 
 

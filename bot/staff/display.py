@@ -7,7 +7,8 @@ from bot.clock import LOCAL_TZ, aware, now
 from bot.services.export import REASONS
 from bot.services.membership import STATUS_LABELS
 
-TAB_LABELS = {"unassigned": "未分配", "mine": "我的", "waiting": "等待职工回复", "open": "全部未结", "closed": "已结案"}
+TAB_LABELS = {"unassigned": "未分配", "mine": "我的", "waiting": "等待职工回复", "open": "全部未结",
+              "kf": "在微信客服工具中", "closed": "已结案"}
 OUTBOX_LABELS = {"pending": "排队中", "sending": "发送中", "sent": "已发出", "failed": "发送失败",
                  "unknown": "状态未知，请核实", "skipped": "未发送（职工已取关）", "parked": "已暂存，职工下次发消息时送达"}
 ESCALATION_LABELS = {"open": "处理中", "closed": "已结案"}
