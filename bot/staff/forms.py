@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import (BooleanField, DateField, HiddenField, IntegerField, PasswordField, SelectField, StringField,
                      TextAreaField, TimeField)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from bot.services.casework import MAX_NOTE, MAX_REPLY
 
@@ -100,11 +100,11 @@ class SlotForm(FlaskForm):
     end = TimeField("结束", validators=[DataRequired("请填写结束时间")])
     place = StringField("地点", validators=[Length(max=128)])
     mode = SelectField("方式", choices=choices([("in_person", "现场"), ("online", "线上")]))
-    capacity = IntegerField("名额", default=3, validators=[DataRequired("请填写名额"), NumberRange(1, 50, "名额要在 1 到 50 之间")])
+    capacity = IntegerField("名额", default=3, validators=[InputRequired("请填写名额"), NumberRange(1, 50, "名额要在 1 到 50 之间")])
 
 
 class CapacityForm(FlaskForm):
-    capacity = IntegerField("名额", validators=[DataRequired("请填写名额"), NumberRange(1, 50, "名额要在 1 到 50 之间")])
+    capacity = IntegerField("名额", validators=[InputRequired("请填写名额"), NumberRange(1, 50, "名额要在 1 到 50 之间")])
 
 
 class ExampleForm(FlaskForm):
