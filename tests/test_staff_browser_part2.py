@@ -120,8 +120,8 @@ def worker_of(base: str, openid: str) -> WeChatSim:
 def test_roster_flagged_first_answered_from_there_and_who_has_not_checked_in(browser, live_server, api, screenshot,
                                                                              tmp_path):
     app = live_server.app
-    registered(app, "o_fever_worker").expect(*FEVER)
-    registered(app, "o_quiet_worker")
+    registered(app, "oF3kx_fever_Q9d2").expect(*FEVER)
+    registered(app, "oV8mz_quiet_Lp41")
     wang = log_in(browser, live_server, "wang", account(app, "wang", "王芳"))
     wang.click("text=居家办公")
     rows = wang.locator("#roster tbody tr[data-state]")
