@@ -35,7 +35,7 @@ _holders: dict[Path, Reloading] = {}  # outside an app: no database, no overlay
 _by_database: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine → {directory: Reloading}
 _lock = threading.Lock()
 _recent: OrderedDict[str, object] = OrderedDict()  # built indexes by content version, shared by databases
-RECENT = 4
+RECENT = 2  # the one in use and the one before it (a new overlay version makes a new index)
 LIBRARIES = ("jieba", "scikit-learn", "bm25s", "numpy", "scipy", "pypinyin", "OpenCC", "cn2an")
 
 
