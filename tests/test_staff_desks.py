@@ -189,3 +189,18 @@ def test_slots_are_added_their_capacity_changed_and_empty_ones_deleted(app, desk
     past = wang.post("/staff/legal-aid/slots", {"day": "2022-05-19", "start": "09:00", "end": "12:00", "place": "x",
                                                 "mode": "in_person", "capacity": "2"}, follow_redirects=True)
     assert "只能添加还没开始的时段" in past.get_data(as_text=True)
+
+
+# -- staff alerts on the inbox ---------------------------------------------------------------------------------
+def test_new_alerts_show_on_the_inbox_until_someone_opens_the_conversation(app, desk):
+    from tests.seed import tick
+
+    Chat(app, openid="o_alerted").say("转人工")
+    tick(app)  # the scheduler makes the StaffAlert
+    wang = desk("wang")
+    rows = wang.page("/staff/inbox/rows")
+    assert "新提醒 1 条" in rows and "职工要求转人工" in rows
+    with database(app) as session:
+        escalation_id = session.scalars(select(Escalation.id)).one()
+    assert wang.post(f"/staff/inbox/{escalation_id}/presence").status_code == 200  # the page, opened
+    assert "新提醒" not in wang.page("/staff/inbox/rows")

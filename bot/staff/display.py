@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.clock import LOCAL_TZ, aware, now
+from bot.services.alerts import PUSH_LABELS
 from bot.services.export import REASONS
 from bot.services.membership import STATUS_LABELS
 
@@ -40,4 +41,5 @@ def init_app(app) -> None:
     app.add_template_filter(duration, "duration")
     app.add_template_filter(until, "until")
     app.jinja_env.globals.update(REASON_LABELS=REASONS, TAB_LABELS=TAB_LABELS, OUTBOX_LABELS=OUTBOX_LABELS,
-                                 APPLICATION_LABELS=STATUS_LABELS, ESCALATION_LABELS=ESCALATION_LABELS)
+                                 APPLICATION_LABELS=STATUS_LABELS, ESCALATION_LABELS=ESCALATION_LABELS,
+                                 PUSH_LABELS=PUSH_LABELS)
