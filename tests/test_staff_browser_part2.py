@@ -25,6 +25,7 @@ from bot.clock import LOCAL_TZ, aware, local_now, now
 from bot.extensions import db
 from bot.models import LegalAidBooking, LegalAidSlot
 from bot.simulator import WeChatSim
+from bot.storage import write_transaction
 from tests.support import APP_ID, Chat
 from tests.test_flow_home_office import CONSENT
 from tests.test_staff_browser import WAIT, account, api, log_in, send_outbox, sent_texts  # noqa: F401 – api: fixture
@@ -154,6 +155,7 @@ def test_roster_flagged_first_answered_from_there_and_who_has_not_checked_in(bro
 def test_the_lawyers_day_with_one_attended_and_one_no_show(browser, live_server, api, screenshot):
     app = live_server.app
     with database(app) as session:
+        write_transaction(session)
         starts = now() + timedelta(hours=2)
         slot = LegalAidSlot(starts_at=starts, ends_at=starts + timedelta(hours=3), capacity=3, place="市总工会一楼接待室")
         session.add(slot)
@@ -164,6 +166,7 @@ def test_the_lawyers_day_with_one_attended_and_one_no_show(browser, live_server,
         Chat(app, openid=openid).expect(("法律援助", "哪类问题"), ("1", "描述情况"), (facts, "请选择咨询时段"),
                                         ("1", "手机号"), (phone, "请确认"), ("1", "预约成功"))
     with database(app) as session:  # the consultation has begun
+        write_transaction(session)  # a writer from the start: the live server may be writing too
         slot = session.get(LegalAidSlot, slot_id)
         slot.starts_at, slot.ends_at = now() - timedelta(minutes=10), now() + timedelta(hours=2)
         day = aware(slot.starts_at).astimezone(LOCAL_TZ).date()
