@@ -76,6 +76,9 @@ SETTINGS = [
     ("SPOOL_FILE", "", str),  # deliveries kept while the database is down; default beside the SQLite file / in instance/
     ("FLOOD_MESSAGES", 30, int),  # a worker's messages allowed within FLOOD_SECONDS (0: no limit) …
     ("FLOOD_SECONDS", 60, int),  # … beyond it: one 请稍后再发, the rest logged and not routed
+    # issue 12: where 转人工 goes: "workbench" (/staff) or "wechat_kf" (WeChat's own 客服 tool)
+    ("HANDOFF_TO", "workbench", str),
+    ("WECHAT_KF_ACCOUNT", "", str),  # with wechat_kf: one 客服 account to receive hand-offs (optional)
 ]
 
 

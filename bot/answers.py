@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 from bot import faq, masking, texts, vocabulary
+from bot.clock import now
 from bot.context import small_number
 from bot.flows import FLOWS
 from bot.models import RouteLog
@@ -24,6 +25,10 @@ MORE_WORDS = {"更多", "查看更多", "下一页", "继续看", "接着看", "
 LATER_WORDS = {"另一个问题", "另一个", "第二个问题", "下一个问题", "还有一个问题"}
 FLOW_START_MIN = 0.8  # below this a flow the router guessed is asked about before it starts
 DATA_FLOWS = ("flow.legal_aid", "flow.membership", "flow.home_office")
+# Every routing decision is logged for the workbench's insights (topics, share answered); the text
+# only of those the router could not answer or was less sure of than this (the review list).
+REVIEW_BELOW = 0.5
+ROUTE_LOG = RouteLog.__table__.insert()  # Core, built once: one row per routed message on the hot path
 
 
 class Prepared(NamedTuple):
@@ -90,10 +95,7 @@ def routed(conv, text: str, route) -> str:
         from bot.nlu import route as router
 
         route = router(text)
-    if route.target in ("clarify", "fallback"):
-        conv.session.add(RouteLog(worker_id=conv.worker_id, text=masking.mask(text)[:2000], decision=route.target,
-                                  target=route.candidates[0][0] if route.candidates else None,
-                                  score=float(route.score or 0.0)))
+    log_route(conv, text, route)
     if route.target == "clarify":
         options = [t for t, _ in route.candidates[:3]]
         labels = [faq.title(t) for t in options]
@@ -105,6 +107,18 @@ def routed(conv, text: str, route) -> str:
     # Two questions in one message: the first is answered, the second kept for right after it.
     conv.context.later = route.second if route.second and knows(route.second) else None
     return run(conv, route.target)
+
+
+def log_route(conv, text: str, route) -> None:
+    """Every routing decision, for the workbench's insights; the text only when the router was unsure
+    (masked), for staff to teach the knowledge base."""
+    unsure = route.target in ("clarify", "fallback")
+    best = route.candidates[0][0] if unsure and route.candidates else None if unsure else route.target
+    score = float(route.score or 0.0)
+    conv.unit.insert_later(ROUTE_LOG, {
+        "worker_id": conv.worker_id, "decision": route.target if unsure else "answer", "target": best,
+        "text": masking.mask(text)[:2000] if unsure or score < REVIEW_BELOW else "", "score": score,
+        "created_at": now()})
 
 
 def confirm_flow(conv, target: str) -> str:

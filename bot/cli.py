@@ -24,6 +24,32 @@ def init_app(app: Flask) -> None:
     for command in (chat, serve, outbox_cli, jobs_cli, faq_cli, nlu_cli, legal_aid_cli, export_command, flows_cli,
                     wechat_cli, staff_cli):
         app.cli.add_command(command)
+    faq_cli.add_command(export_overlay)  # needs the database and the domain, so it is defined here
+
+
+@click.command("export-overlay")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default=None,
+              help="FAQ directory (default: FAQ_DIR or ./faq)")
+@with_appcontext
+def export_overlay(directory: str | None) -> None:
+    """Write the examples staff added in the workbench (the knowledge-base overlay) into faq/*.yaml."""
+    from bot.extensions import db
+    from bot.faq import faq_dir
+    from bot.services import knowledge
+    from bot.storage import write_transaction
+
+    write_transaction(db.session)
+    try:
+        result = knowledge.export(db.session, Path(directory) if directory else faq_dir(), "cli")
+    except knowledge.KnowledgeError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    if not result.rows:
+        click.echo("没有需要导出的例句（工作台里添加的都已写入知识库文件）。")
+        return
+    click.echo(f"已把 {result.rows} 条例句写入 {', '.join(p.name for p in result.files) or '（文件里已有）'}。"
+               "请用 git diff 检查后提交；运行中的机器人约 2 秒后用新文件重建问答路由。")
 
 
 @click.command("spool")

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 
-from bot import texts, vocabulary
+from bot import texts, vocabulary, wechat
 from bot.flows import FLOWS, engine
 from bot.chinese import is_traditional, script, to_traditional
-from bot.services import handoff
+from bot.services import handoff, wechat_kf
 from bot.targets import core, run
 
 # A question typed into a description is still likely the answer itself; only one that reads as a
@@ -156,7 +156,8 @@ def _describe(target: str) -> str:
     if target.startswith("flow.") and target.removeprefix("flow.") in FLOWS:
         return f"办理「{FLOWS[target.removeprefix('flow.')].title}」"
     names = {"flow.handoff": "转人工", "union.application_status": "查看入会进度", "legal_aid.bookings": "查看我的预约",
-             "legal_aid.cancel": "取消预约", "menu": "看菜单", "flow.home_office": "办理居家办公报备/打卡"}
+             "legal_aid.cancel": "取消预约", "menu": "看菜单", "flow.home_office": "办理居家办公报备/打卡",
+             "privacy.show": "查询我的信息", "privacy.delete": "删除我的信息", "privacy.withdraw": "撤回同意"}
     if target in names:
         return names[target]
     try:
@@ -185,6 +186,24 @@ def during_handoff(conv, text: str, name: str | None) -> str:
         return texts.HANDOFF_COMMAND_WAIT.format(said=text.strip()[:10], what=WHAT_COMMANDS_DO[name])
     handoff.add_message(conv.session, conv.worker, text)
     return texts.HANDOFF_QUEUED
+
+
+# -- while WeChat's customer-service tool has the worker (HANDOFF_TO=wechat_kf) -----------------
+def to_wechat_kf(conv):
+    """The worker's message goes on to WeChat's tool, and the bot says nothing: until a 客服 accepts
+    the session (and again after 30 minutes without one closing it), WeChat still posts the
+    worker's messages here, and a transfer reply is what passes each one on to the tool.
+    https://developers.weixin.qq.com/doc/offiaccount/Customer_Service/Forwarding_of_messages_to_service_center.html
+    """
+    return wechat.transfer_reply(wechat_kf.account_for(conv.session, conv.worker, conv.config.get("WECHAT_KF_ACCOUNT")))
+
+
+def in_wechat_kf(conv, text: str, name: str | None):
+    """结束人工 hands back to the bot; everything else is passed to the tool, unanswered by the bot."""
+    if name == "end_handoff":
+        wechat_kf.leave(conv.session, conv.worker)
+        return core.menu_reply(conv, texts.HANDOFF_ENDED.removesuffix(texts.MENU)) + core.paused_note(conv)
+    return to_wechat_kf(conv)
 
 
 # -- the last touch on every reply ----------------------------------------------------------------

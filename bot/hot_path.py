@@ -107,6 +107,7 @@ class Unit:
     def __init__(self, conn, session: Session | None = None, reading_first: bool = False, owned: bool = True):
         self.conn, self._session, self.reading_first, self.owned = conn, session, reading_first, owned
         self._rows: list[dict] = []  # logged before any session exists
+        self._inserts: list[tuple] = []  # (prebuilt INSERT, values) written with the log rows
         self.closed = False
 
     @classmethod
@@ -143,6 +144,11 @@ class Unit:
         self._rows.append(row)
         return row
 
+    def insert_later(self, statement, values: dict) -> None:
+        """A row of this message's own (a routing decision), inserted with the log rows: a blind
+        insert that needs no ORM session and no lock while the message reads."""
+        self._inserts.append((statement, values))
+
     def pending(self, row: dict) -> bool:
         """The row is not written yet (its reply can still be set in it)."""
         if self._session is not None:
@@ -164,6 +170,9 @@ class Unit:
         else:
             message_log.insert(self.conn, self._rows)
             self._rows = []
+        for statement, values in self._inserts:
+            self.conn.execute(statement, values)
+        self._inserts = []
 
     def commit(self) -> None:
         if self._session is not None:

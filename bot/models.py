@@ -23,8 +23,9 @@ class Worker(db.Model):
     subscribed_at: Mapped[datetime | None] = mapped_column(Timestamp)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(Timestamp)
     scene: Mapped[str | None] = mapped_column(String(64))
-    # Who answers this worker right now: "bot", or "staff" while a handoff is open.
-    owner: Mapped[str] = mapped_column(String(8), default="bot")
+    # Who answers this worker right now: "bot"; "staff" while a handoff is open in the workbench;
+    # "wechat_kf" while WeChat's own customer-service tool has the conversation (issue 12).
+    owner: Mapped[str] = mapped_column(String(16), default="bot")
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=now)
     last_seen_at: Mapped[datetime | None] = mapped_column(Timestamp)
     # 退订提醒 / 恢复提醒 (bot/services/reminders.py): no scheduled reminders while True.
@@ -141,21 +142,28 @@ class Escalation(db.Model):
     last_reply_at: Mapped[datetime | None] = mapped_column(Timestamp)
     rating: Mapped[int | None] = mapped_column(Integer)
     rated_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # issue 12: where staff answer it: "workbench", or "wechat_kf" (WeChat's own customer-service
+    # tool, HANDOFF_TO=wechat_kf) with the 客服 account that has the session
+    channel: Mapped[str] = mapped_column(String(16), default="workbench", server_default="workbench")
+    kf_account: Mapped[str | None] = mapped_column(String(64))
 
     worker: Mapped[Worker] = relationship()
     assigned_to: Mapped[StaffUser | None] = relationship()
 
 
 class RouteLog(db.Model):
-    """A free-text message the knowledge base could not answer confidently (for staff review)."""
+    """A routed free-text message: what the router decided (the text of those it could not answer
+    confidently is kept for staff review)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     worker_id: Mapped[int | None] = mapped_column(ForeignKey("worker.id"))
     text: Mapped[str] = mapped_column(Text)
-    decision: Mapped[str] = mapped_column(String(16))  # clarify | fallback
+    # clarify | fallback; issue 12: also "answer" (the text kept only when the router was unsure,
+    # see bot.answers.REVIEW_BELOW), for the workbench's topics and share answered
+    decision: Mapped[str] = mapped_column(String(16))
     target: Mapped[str | None] = mapped_column(String(64))
     score: Mapped[float] = mapped_column(Float, default=0.0)
-    created_at: Mapped[datetime] = mapped_column(Timestamp, default=now)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=now, index=True)
 
 
 class FeedbackVote(db.Model):
@@ -278,7 +286,8 @@ class LegalAidBooking(db.Model):
     facts: Mapped[str] = mapped_column(Text)
     day: Mapped[date] = mapped_column(Date)
     phone: Mapped[str | None] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(12), default="booked", index=True)  # booked | cancelled
+    # booked | cancelled; after the consultation the desk marks attended | no_show (issue 12)
+    status: Mapped[str] = mapped_column(String(12), default="booked", index=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=now)
     cancelled_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
@@ -419,3 +428,42 @@ class CannedReply(db.Model):
 
 # --- issue 15 (wt14): flood control counts a worker's messages of the last minute (bot/hot_path.py) ---
 Index("ix_message_worker_recent", Message.worker_id, Message.direction, Message.created_at)
+
+
+# --- issue 12: staff workbench part 2 (knowledge-base overlay, privacy requests) ---
+
+
+class KbExample(db.Model):
+    """The knowledge-base overlay: a worker's question staff added as an example of an FAQ entry
+    (faq_id), or marked out of scope (faq_id None). The router learns it within seconds in every
+    process (bot.faq.overlay); `flask faq export-overlay` writes it into faq/*.yaml (exported_at)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    faq_id: Mapped[str | None] = mapped_column(String(64), index=True)  # None: out of scope
+    text: Mapped[str] = mapped_column(String(200))
+    # the text as fixed phrases are compared (bot.vocabulary.key): unique, so one question can never
+    # be an example of two entries, nor of an entry and out of scope
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    added_by: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(Timestamp, default=now)
+    exported_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    @property
+    def out_of_scope(self) -> bool:
+        return self.faq_id is None
+
+
+class PrivacyRequest(db.Model):
+    """A worker's request about their personal data (PIPL art. 44–47): show it (查询我的信息),
+    delete it (删除我的信息) or withdraw consent (撤回同意). Staff handle it in the workbench."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("worker.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # show | delete | withdraw
+    status: Mapped[str] = mapped_column(String(12), default="open", index=True)  # open | done
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=now)
+    handled_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    handled_by: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(String(16))  # exported | deleted | answered
+
+    worker: Mapped[Worker] = relationship()

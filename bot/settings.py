@@ -57,7 +57,14 @@ def regional_data(config: Mapping) -> str | None:
     return "; ".join(problems) if problems else None
 
 
-PRODUCTION_CHECKS: list[Check] = [secret_key, data_key, wechat_token, regional_data]
+def handoff_to(config: Mapping) -> str | None:
+    """A misspelt HANDOFF_TO would silently send 转人工 somewhere staff do not look."""
+    if (config.get("HANDOFF_TO") or "workbench") not in ("workbench", "wechat_kf"):
+        return f"HANDOFF_TO is {config.get('HANDOFF_TO')!r}: set workbench (/staff) or wechat_kf (WeChat's 客服 tool)"
+    return None
+
+
+PRODUCTION_CHECKS: list[Check] = [secret_key, data_key, wechat_token, regional_data, handoff_to]
 
 
 def check_production(config: Mapping) -> None:

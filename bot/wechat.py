@@ -22,7 +22,8 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.events import EVENT_TYPES
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.messages import MESSAGE_TYPES, UnknownMessage
-from wechatpy.replies import BaseReply, EmptyReply, TextReply
+from wechatpy.fields import StringField
+from wechatpy.replies import BaseReply, EmptyReply, TextReply, TransferCustomerServiceReply
 from wechatpy.utils import WeChatSigner, check_signature
 
 TEXT_LIMIT_BYTES = 2000  # WeChat refuses passive text replies over 2048 bytes
@@ -180,6 +181,27 @@ def render(reply, msg) -> str:
         raise TypeError(f"cannot render {type(reply).__name__} as a WeChat reply")
     reply.source, reply.target = msg.target, msg.source
     return reply.render()
+
+
+class _TransInfo(StringField):
+    """<TransInfo><KfAccount>…</KfAccount></TransInfo>, which wechatpy's reply lacks; nothing when unset."""
+
+    def to_xml(self, value):
+        if not value:
+            return ""
+        return f"<TransInfo><KfAccount><![CDATA[{self.converter(value)}]]></KfAccount></TransInfo>"
+
+
+class TransferReply(TransferCustomerServiceReply):
+    """Hand this message to WeChat's customer-service tool (网页版客服工具), optionally to one 客服
+    account. https://developers.weixin.qq.com/doc/offiaccount/Customer_Service/Forwarding_of_messages_to_service_center.html
+    """
+
+    account = _TransInfo("TransInfo")
+
+
+def transfer_reply(account: str | None = None) -> TransferReply:
+    return TransferReply(account=account or None)
 
 
 def reply_text(xml: str) -> str:

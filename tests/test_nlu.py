@@ -504,6 +504,7 @@ def faq_copy(tmp_path, monkeypatch):
     monkeypatch.setattr(faq_store, "RELOAD_CHECK_SECONDS", 0.0)
     monkeypatch.setattr(faq_store, "_holders", {})
     monkeypatch.setattr(nlu_store, "_holders", {})
+    monkeypatch.setattr(nlu_store, "_recent", type(nlu_store._recent)())  # nor its indexes in memory
     return directory
 
 
@@ -547,6 +548,7 @@ def test_a_restart_loads_the_cached_index_instead_of_building(faq_copy, monkeypa
     assert list((faq_copy.parent / "cache").glob("router-*.pickle"))
     monkeypatch.setattr(faq_store, "_holders", {})                 # a new process …
     monkeypatch.setattr(nlu_store, "_holders", {})
+    monkeypatch.setattr(nlu_store, "_recent", type(nlu_store._recent)())  # nor its indexes in memory
     monkeypatch.setattr(matcher.Index, "__init__", lambda *a, **k: pytest.fail("rebuilt"))
     loaded = get_index()                                           # … loads the snapshot
     assert loaded is not built and loaded.version == built.version
@@ -559,5 +561,6 @@ def test_a_restart_loads_the_cached_index_instead_of_building(faq_copy, monkeypa
         faq.load(faq_copy)
     monkeypatch.setattr(faq_store, "_holders", {})
     monkeypatch.setattr(nlu_store, "_holders", {})
+    monkeypatch.setattr(nlu_store, "_recent", type(nlu_store._recent)())  # nor its indexes in memory
     assert get_index().version == built.version
     assert route("转人工").target == "flow.handoff" and faq.title("flow.handoff")

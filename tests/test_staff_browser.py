@@ -117,9 +117,9 @@ def test_handoff_reply_collision_close_and_rating(browser, live_server, api, scr
     send_outbox(app)
     assert "回复数字 1–5" in sent_texts(api)[-1] and "本周五前补发" in sent_texts(api)[-1]
     with app.app_context():  # the worker's "5": the conversation layer calls this service
+        write_transaction(db.session)  # first: a read transaction cannot become a writer while the pages poll
         worker_row = db.session.scalars(select(Worker).where(Worker.openid == "o_browser_worker")).one()
         assert worker_row.owner == "bot"
-        write_transaction(db.session)
         assert handoff.rate(db.session, worker_row, 5) is not None
         db.session.commit()
         db.session.remove()

@@ -1,6 +1,7 @@
 """Images, video, short video, links and anything else we cannot read: ask for text, politely."""
-from bot import texts
+from bot import dialog, texts
 from bot.dispatch import Handlers
+from bot.services import wechat_kf
 
 handlers = Handlers()
 
@@ -11,6 +12,8 @@ handlers = Handlers()
 @handlers.message("link")
 @handlers.message("miniprogrampage")
 def ask_to_type(msg, ctx):
+    if ctx.conversation.owner == wechat_kf.CHANNEL:  # a picture for WeChat's customer-service tool
+        return dialog.to_wechat_kf(ctx.conversation)
     return texts.READ_TEXT_ONLY
 
 

@@ -4,6 +4,7 @@ https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Receiving_ev
 """
 from bot import dialog, texts
 from bot.dispatch import Handlers
+from bot.services import wechat_kf
 from bot.targets import core, run
 
 handlers = Handlers()
@@ -26,9 +27,13 @@ CLICK_TARGETS = {
 
 def _go(target):
     def click(msg, ctx):
+        if ctx.conversation.owner == wechat_kf.CHANNEL:  # WeChat's tool has them; a click is not forwarded
+            return None
         if ctx.conversation.owner == "staff" and target != "flow.handoff":  # staff answer until 结束人工
             return texts.HANDOFF_MENU_WAIT
-        return dialog.finish(ctx.conversation, run(ctx.conversation, target))
+        # the hand-off knows it came from the menu: an event is never passed to WeChat's tool
+        return dialog.finish(ctx.conversation, run(ctx.conversation, "flow.handoff:menu" if target == "flow.handoff"
+                                                   else target))
 
     click.__name__ = f"click_{target.replace('.', '_')}"
     return click
@@ -41,6 +46,8 @@ for _key, _target in CLICK_TARGETS.items():
 @handlers.event("click")
 def unknown_click(msg, ctx):
     """A key the menu has but this version does not know: show the menu instead of failing."""
+    if ctx.conversation.owner == wechat_kf.CHANNEL:
+        return None
     return dialog.finish(ctx.conversation, core.menu_reply(ctx.conversation))
 
 

@@ -1,6 +1,8 @@
-"""Text messages: a global command → the dialog; in a flow → the step; otherwise → the free-text policy."""
+"""Text messages: a global command → the dialog; in a flow → the step; otherwise → the free-text policy
+(with WeChat's customer-service tool holding the worker, the tool gets them)."""
 from bot import answers, dialog
 from bot.dispatch import Handlers
+from bot.services import wechat_kf
 
 handlers = Handlers()
 
@@ -8,6 +10,8 @@ handlers = Handlers()
 def converse(conv, text: str) -> str:
     """What a worker's words (typed, or recognised from a voice message) get as a reply."""
     command = answers.command_of(conv, text)
+    if conv.owner == wechat_kf.CHANNEL:  # WeChat's own customer-service tool has the worker
+        return dialog.in_wechat_kf(conv, text, command)
     if conv.owner == "staff":
         reply = dialog.during_handoff(conv, text, command)
     elif command:

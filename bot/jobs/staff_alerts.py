@@ -43,7 +43,8 @@ def create(session, ctx: Context) -> dict[str, int]:
     webhook = "pending" if cfg.get("STAFF_ALERT_WEBHOOK_URL") else None
     email = "pending" if cfg.get("STAFF_ALERT_EMAIL") and cfg.get("SMTP_HOST") else None
     new = session.scalars(select(Escalation).where(
-        Escalation.status == "open", ~exists().where(StaffAlert.escalation_id == Escalation.id))
+        Escalation.status == "open", ~exists().where(StaffAlert.escalation_id == Escalation.id),
+        Escalation.reason != "staff_contact")  # staff opened it themselves (issue 12): nothing to alert
         .order_by(Escalation.id).limit(ctx.batch)).all()
     created = sum(insert_once(session, StaffAlert, "escalation_id", escalation_id=e.id, reason=e.reason,
                               created_at=now(), webhook_status=webhook, email_status=email, attempts=0,

@@ -11,22 +11,31 @@ path when the FAQ content changes.
   wait for its file.
 - `warm_up()` loads or builds it before the first message: gunicorn.conf.py calls it in the
   master before the workers fork (preload_app), app start-up for `flask run`.
+- Issue 12: the index also learns the knowledge-base overlay, examples staff add in the workbench
+  (bot.faq.overlay). There is one index per database, and the overlay's version is part of what is
+  checked, so a change is built in the background as a file change is, in every process.
 """
 from __future__ import annotations
 
 import logging
 import threading
+import weakref
+from collections import OrderedDict
 from functools import lru_cache
 import time
 from importlib import metadata
 from pathlib import Path
 
 from bot import faq
+from bot.faq import overlay
 from bot.reloading import Reloading, build_once, digest, files_digest
 
 log = logging.getLogger(__name__)
-_holders: dict[Path, Reloading] = {}
+_holders: dict[Path, Reloading] = {}  # outside an app: no database, no overlay
+_by_database: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine → {directory: Reloading}
 _lock = threading.Lock()
+_recent: OrderedDict[str, object] = OrderedDict()  # built indexes by content version, shared by databases
+RECENT = 2  # the one in use and the one before it (a new overlay version makes a new index)
 LIBRARIES = ("jieba", "scikit-learn", "bm25s", "numpy", "scipy", "pypinyin", "OpenCC", "cn2an")
 
 
@@ -43,41 +52,55 @@ def code_version() -> str:
     return digest(code, faq.code_version(), *versions)
 
 
-def _build(cat):
+def _build(cat, with_overlay: bool = False):
     from bot.nlu.matcher import Index
 
-    started = time.perf_counter()
-    index = build_once(faq.cache_dir(), f"router-{code_version()[:12]}", cat.version, lambda: Index(cat))
-    index.load_seconds = time.perf_counter() - started
+    index = _recent.get(cat.version)
+    if index is None:
+        started = time.perf_counter()
+        # overlay builds are snapshots of their own family, so they never push the files' index out
+        name = f"{'routerkb' if with_overlay else 'router'}-{code_version()[:12]}"
+        index = build_once(faq.cache_dir(), name, cat.version, lambda: Index(cat))
+        index.load_seconds = time.perf_counter() - started
+    with _lock:
+        _recent[cat.version] = index
+        _recent.move_to_end(cat.version)
+        while len(_recent) > RECENT:
+            _recent.popitem(last=False)
     return index
 
 
-def _holder(directory: Path) -> Reloading:
-    holder = _holders.get(directory)
+def _holder(directory: Path, engine=None) -> Reloading:
+    table = _holders if engine is None else _by_database.get(engine)
+    holder = table.get(directory) if table is not None else None
     if holder is None:
         with _lock:
-            holder = _holders.get(directory)
+            table = _holders if engine is None else _by_database.setdefault(engine, {})
+            holder = table.get(directory)
             if holder is None:
+                database = weakref.ref(engine) if engine is not None else (lambda: None)  # never keeps an app alive
+
                 def stamp():
-                    return faq.current().version
+                    return faq.current().version, overlay.version(database())
 
-                def build(_version):
-                    return _build(faq.current())
+                def build(_stamp):
+                    extra = overlay.read(database())
+                    return _build(overlay.apply(faq.current(), extra), with_overlay=bool(extra))
 
-                holder = _holders[directory] = Reloading(
+                holder = table[directory] = Reloading(
                     f"router {directory}", stamp, build, check_every=faq.store.RELOAD_CHECK_SECONDS,
                     background=True)
     return holder
 
 
 def get_index():
-    """The index for the FAQ directory in use (see the module docstring)."""
-    return _holder(faq.faq_dir()).get()
+    """The index for the FAQ directory and the database in use (see the module docstring)."""
+    return _holder(faq.faq_dir(), overlay.source()).get()
 
 
 def wait_for_reload(timeout: float = 120.0) -> bool:
     """Wait until a background rebuild (if any) is done; for tests and tools."""
-    return _holder(faq.faq_dir()).wait(timeout)
+    return _holder(faq.faq_dir(), overlay.source()).wait(timeout)
 
 
 def warm_up() -> float:

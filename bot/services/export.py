@@ -24,12 +24,12 @@ from bot.models import (Escalation, HealthCheckin, HomeOfficeRegistration, Legal
 STATUS = {
     "membership": {"pending": "待审核", "approved": "已通过", "rejected": "未通过", "withdrawn": "已撤回"},
     "registration": {"active": "报备中", "ended": "已结束"},
-    "booking": {"booked": "已预约", "cancelled": "已取消"},
+    "booking": {"booked": "已预约", "cancelled": "已取消", "attended": "已到场", "no_show": "未到场"},
     "escalation": {"open": "处理中", "closed": "已结束"},
 }
 HAS_UNION = {"yes": "有", "no": "没有", "unsure": "不清楚"}
 REASONS = {"asked": "职工要求转人工", "not_helpful": "自动回答没解决", "flagged_checkin": "健康打卡异常",
-           "invalid_input": "多次输入无效"}
+           "invalid_input": "多次输入无效", "staff_contact": "工作人员主动联系"}
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

@@ -15,7 +15,7 @@ from bot.clock import aware, now
 from bot.models import Escalation, EscalationNote, MembershipApplication, Message, Outbox, Presence, StaffUser
 from bot.services import workbench
 
-TABS = ("unassigned", "mine", "waiting", "open", "closed")
+TABS = ("unassigned", "mine", "waiting", "open", "kf", "closed")  # kf: in WeChat's own 客服 tool (issue 12)
 PRESENCE_TTL = timedelta(seconds=20)  # the page reports every 5 s; a closed tab drops out after this
 TIMELINE_LIMIT = 200  # latest messages of the worker shown with an escalation
 
@@ -28,11 +28,13 @@ _waiting = and_(Escalation.last_reply_at.is_not(None), or_(_last_in.is_(None), _
 
 def _where(tab: str, staff: StaffUser):
     is_open = Escalation.status == "open"
+    here = and_(is_open, Escalation.channel != "wechat_kf")  # answered in the workbench
     return {
-        "unassigned": and_(is_open, Escalation.assigned_to_id.is_(None)),
-        "mine": and_(is_open, Escalation.assigned_to_id == staff.id, ~_waiting),
-        "waiting": and_(is_open, Escalation.assigned_to_id.is_not(None), _waiting),
+        "unassigned": and_(here, Escalation.assigned_to_id.is_(None)),
+        "mine": and_(here, Escalation.assigned_to_id == staff.id, ~_waiting),
+        "waiting": and_(here, Escalation.assigned_to_id.is_not(None), _waiting),
         "open": is_open,
+        "kf": and_(is_open, Escalation.channel == "wechat_kf"),
         "closed": Escalation.status == "closed",
     }[tab]
 

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import (BooleanField, DateField, HiddenField, IntegerField, PasswordField, SelectField, StringField,
+                     TextAreaField, TimeField)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from bot.services.casework import MAX_NOTE, MAX_REPLY
 
@@ -86,3 +87,28 @@ class StaffUpdateForm(FlaskForm):
 class PasswordForm(FlaskForm):
     current = PasswordField("当前密码", validators=[DataRequired(REQUIRED)])
     new = PasswordField("新密码（至少 10 位）", validators=[DataRequired(REQUIRED), Length(min=10, max=256)])
+
+
+# -- issue 12: the home-office roster, the legal-aid desk, insights, privacy requests -------------
+class CancelBookingForm(FlaskForm):
+    reason = StringField("取消原因（会告诉职工，可不填）", validators=[Length(max=200)])
+
+
+class SlotForm(FlaskForm):
+    day = DateField("日期", validators=[DataRequired("请填写日期")])
+    start = TimeField("开始", validators=[DataRequired("请填写开始时间")])
+    end = TimeField("结束", validators=[DataRequired("请填写结束时间")])
+    place = StringField("地点", validators=[Length(max=128)])
+    mode = SelectField("方式", choices=choices([("in_person", "现场"), ("online", "线上")]))
+    capacity = IntegerField("名额", default=3, validators=[InputRequired("请填写名额"), NumberRange(1, 50, "名额要在 1 到 50 之间")])
+
+
+class CapacityForm(FlaskForm):
+    capacity = IntegerField("名额", validators=[InputRequired("请填写名额"), NumberRange(1, 50, "名额要在 1 到 50 之间")])
+
+
+class ExampleForm(FlaskForm):
+    """A worker's question into the knowledge base: as an example of an entry, or out of scope."""
+
+    text = HiddenField(validators=[DataRequired("问题内容是空的"), Length(max=2000)])
+    faq_id = SelectField("归入条目", validate_choice=False)

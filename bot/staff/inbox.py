@@ -5,7 +5,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 
 from bot.extensions import db
 from bot.models import Escalation, StaffUser
-from bot.services import canned, casework, inbox
+from bot.services import alerts, canned, casework, inbox
 from bot.services import staff as accounts
 from bot.staff.base import bp, me
 from bot.staff.forms import ActionForm, AssignForm, CloseForm, NoteForm, ReplyForm, choices
@@ -25,15 +25,15 @@ def _tab() -> str:
 def inbox_page():
     tab = _tab()
     return render_template("staff/inbox.html", tab=tab, items=inbox.items(db.session, tab, me()),
-                           counts=inbox.counts(db.session, me()))
+                           counts=inbox.counts(db.session, me()), alerts=alerts.unseen(db.session))
 
 
 @bp.get("/inbox/rows")
 def inbox_rows():
-    """Polled every few seconds: the tabs with their counts and the tab's rows."""
+    """Polled every few seconds: new alerts, the tabs with their counts and the tab's rows."""
     tab = _tab()
     return render_template("staff/_inbox_rows.html", tab=tab, items=inbox.items(db.session, tab, me()),
-                           counts=inbox.counts(db.session, me()))
+                           counts=inbox.counts(db.session, me()), alerts=alerts.unseen(db.session))
 
 
 def _escalation(escalation_id: int) -> Escalation:
@@ -75,6 +75,7 @@ def case_presence(escalation_id: int):
     """The open page reports itself every few seconds (htmx) and gets back who else is here."""
     escalation = _escalation(escalation_id)
     inbox.touch(db.session, escalation, me(), typing=request.form.get("typing") == "1")
+    alerts.mark_seen(db.session, escalation, me())  # its alert is dealt with once someone has it open
     db.session.commit()
     return render_template("staff/_presence.html", others=inbox.others(db.session, escalation, me()),
                            window=inbox.window_line(db.session, escalation.worker, current_app.config))

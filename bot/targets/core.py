@@ -5,14 +5,14 @@ reads; what it shows as a numbered list it offers through the typed Context, so 
 """
 from __future__ import annotations
 
-from bot import faq, texts
+from bot import faq, texts, wechat
 from bot.clock import local_now
 from bot.context import Offer, Pages
 from bot.flows import FLOWS
 from bot.flows import engine
 from bot.flows.membership import status_text
 from bot.models import FeedbackVote
-from bot.services import handoff, home_office
+from bot.services import handoff, home_office, wechat_kf
 from bot.targets.registry import target
 
 FAQ_FAMILIES = ("legal.*", "home_office.*", "union.*", "service.*", "smalltalk.*")
@@ -177,6 +177,8 @@ def stay(conv, name, arg) -> str:
 # -- the hand-off and the worker's own records --------------------------------------------------
 @target("flow.handoff")
 def hand_over(conv, name, arg) -> str:
+    """转人工: to the workbench, or (HANDOFF_TO=wechat_kf) to WeChat's customer-service tool; `arg`
+    "menu" when it came from the menu button (an event, which is never forwarded to the tool)."""
     if conv.owner == "staff":
         return texts.HANDOFF_ALREADY
     context = conv.context
@@ -185,6 +187,10 @@ def hand_over(conv, name, arg) -> str:
     if conv.flow_name is not None:
         context.pause()
     context.clear()
+    if conv.config.get("HANDOFF_TO") == wechat_kf.CHANNEL:
+        account = conv.config.get("WECHAT_KF_ACCOUNT") or None
+        wechat_kf.hand_over(conv.session, conv.worker, reason, account)
+        return texts.HANDOFF_KF_TYPE if arg == "menu" else wechat.transfer_reply(account)
     handoff.open(conv.session, conv.worker, reason)
     return texts.HANDOFF_OPENED.format(office_hours=conv.config.get("OFFICE_HOURS") or "工作时间")
 
