@@ -144,14 +144,19 @@ def take_parked(session, worker_id: int, room: int | None = None) -> list[str]:
     """The parked messages for this worker, oldest first, marked delivered (in the caller's
     transaction): the webhook puts them into the passive reply. `room`: UTF-8 bytes the passive
     reply has left for them (each takes its length + 2 for the blank line); those that do not fit go
-    back to pending, for the sender to send now that the worker's message has opened the window.
+    back to pending, for the sender to send now that the worker's message has opened the window;
+    those whose payload `expires_at` has passed (a reminder for a day that is over) become expired.
     One index lookup when none."""
     rows = session.execute(select(Outbox.id, Outbox.payload).where(
         Outbox.worker_id == worker_id, Outbox.status == "parked").order_by(Outbox.id)).all()
     if not rows:
         return []
-    taken, later, used = [], [], 0
+    taken, later, expired, used = [], [], [], 0
     for row in rows:
+        expires = row.payload.get("expires_at")
+        if expires and datetime.fromisoformat(expires) <= now():  # a reminder for a day that is over
+            expired.append(row.id)
+            continue
         size = len(row.payload.get("content", "").encode("utf-8")) + 2
         if not later and (room is None or used + size <= room):
             taken.append(row)
@@ -161,6 +166,9 @@ def take_parked(session, worker_id: int, room: int | None = None) -> list[str]:
     if taken:
         session.execute(update(Outbox).where(Outbox.id.in_([r.id for r in taken]), Outbox.status == "parked")
                         .values(status="delivered", sent_as="passive", sent_at=now()))
+    if expired:
+        session.execute(update(Outbox).where(Outbox.id.in_(expired), Outbox.status == "parked")
+                        .values(status="expired"))
     if later:
         session.execute(update(Outbox).where(Outbox.id.in_(later), Outbox.status == "parked")
                         .values(status="pending", not_before=None, claimed_by=None))

@@ -303,3 +303,31 @@ def test_parked_replies_that_do_not_fit_the_passive_reply_go_to_the_sender(app):
     with app.app_context():
         # the worker just wrote, so the window is open: the sender sends the rest as customer-service text
         assert [s for _, s, _a in statuses()] == ["delivered", "pending"]
+
+
+def test_a_parked_reminder_for_a_day_that_is_over_is_not_delivered(app):
+    chat = Chat(app, openid="o_stale")
+    chat.say("你好")
+    with app.app_context():
+        w = db.session.scalar(select(Worker).where(Worker.openid == "o_stale"))
+        db.session.add(Outbox(worker_id=w.id, purpose="reminder", status="parked", dedupe_key="r:stale",
+                              payload={"content": "5月20日的健康打卡还没有完成",
+                                       "expires_at": (now() - timedelta(hours=1)).isoformat()}))
+        db.session.commit()
+    assert "健康打卡还没有完成" not in chat.say("你好")
+    with app.app_context():
+        assert statuses() == [("r:stale", "expired", None)]
+
+
+def test_stopping_reminders_withdraws_a_parked_one_before_it_rides_on_the_reply(app):
+    chat = Chat(app, openid="o_optout")
+    chat.say("你好")
+    with app.app_context():
+        w = db.session.scalar(select(Worker).where(Worker.openid == "o_optout"))
+        db.session.add(Outbox(worker_id=w.id, purpose="reminder", status="parked", dedupe_key="r:optout",
+                              payload={"content": "今天的健康打卡还没有完成"}))
+        db.session.commit()
+    reply = chat.say("退订提醒")
+    assert "已为您停止提醒" in reply and "健康打卡还没有完成" not in reply
+    with app.app_context():
+        assert statuses() == [("r:optout", "skipped", None)]

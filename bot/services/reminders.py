@@ -24,11 +24,13 @@ class Change:
 
 def stop(session, worker: Worker) -> Change:
     """Turn the worker's reminders off, and withdraw the reminders still waiting in the outbox
-    (e.g. held until the end of quiet hours), so nothing arrives after 退订提醒."""
+    (held until the end of quiet hours, or parked for the worker's next message), so nothing
+    arrives after 退订提醒."""
     already = bool(worker.reminders_off)
     worker.reminders_off = True
     cancelled = session.execute(
-        update(Outbox).where(Outbox.worker_id == worker.id, Outbox.purpose == "reminder", Outbox.status == "pending")
+        update(Outbox).where(Outbox.worker_id == worker.id, Outbox.purpose == "reminder",
+                            Outbox.status.in_(("pending", "parked")))
         .values(status="skipped", last_error=CANCELLED_NOTE)).rowcount
     if not already or cancelled:
         audit.record(session, f"worker:{worker.id}", "reminders.stop", "worker", worker.id, cancelled=cancelled)
