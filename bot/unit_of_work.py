@@ -32,6 +32,7 @@ from bot.conversation import Conversation
 from bot.dispatch import Ctx, Dispatcher
 from bot.extensions import db
 from bot.models import DeliveryReceipt, FeedbackVote, Message, RouteLog
+from bot.nlu.store import ready as router_ready
 from bot.storage import NeedsWriteLock, write_transaction
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,11 @@ def handle(msg, prepared=None, *, deadline: float | None = None) -> str:
     database cannot take the message."""
     key = wechat.dedupe_key(msg)
     routed = _Routed(msg, prepared)
+    if not router_ready():
+        # The first routing in a process loads the index and reads the knowledge-base overlay on a
+        # connection of its own: never while this message holds one (a burst of first messages
+        # would take the whole pool and wait for one more).
+        routed.get()
     locked, attempt = False, 0
     while attempt < RETRIES:
         if locked:

@@ -147,6 +147,13 @@ def dispose(apps) -> None:
             db.engine.dispose()
 
 
+@pytest.fixture(autouse=True)
+def own_spool(tmp_path, monkeypatch):
+    """Every test (and the servers it starts) keeps spooled deliveries in a file of its own: the
+    default on PostgreSQL is the project's instance/ folder, which tests must never share."""
+    monkeypatch.setenv("SPOOL_FILE", str(tmp_path / "wechat-spool.jsonl"))
+
+
 @pytest.fixture
 def make_app(database_url):
     """Build an app on this test's database (call twice for a 'restart': same DB, new app)."""

@@ -153,7 +153,9 @@ def fill(directory: Path) -> Path:
 
 
 @sqlite_only
-def test_a_full_disk_keeps_the_message_in_the_spool_beside_the_database(make_app, database_url, tiny_disk):
+def test_a_full_disk_keeps_the_message_in_the_spool_beside_the_database(make_app, database_url, tiny_disk,
+                                                                        monkeypatch):
+    monkeypatch.delenv("SPOOL_FILE")  # the default place: beside the database file
     db_file = tiny_disk / "bot.sqlite"
     shutil.copy(database_url.removeprefix("sqlite:///"), db_file)
     app = make_app(DATABASE_URL=f"sqlite:///{db_file}")

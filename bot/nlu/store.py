@@ -98,6 +98,15 @@ def get_index():
     return _holder(faq.faq_dir(), overlay.source()).get()
 
 
+def ready() -> bool:
+    """Is the index for the FAQ directory and the database in use loaded in this process? Until it
+    is, routing reads the database (the overlay) on a connection of its own."""
+    engine = overlay.source()
+    table = _holders if engine is None else _by_database.get(engine)
+    holder = table.get(faq.faq_dir()) if table is not None else None
+    return holder is not None and holder.peek() is not None
+
+
 def wait_for_reload(timeout: float = 120.0) -> bool:
     """Wait until a background rebuild (if any) is done; for tests and tools."""
     return _holder(faq.faq_dir(), overlay.source()).wait(timeout)
