@@ -25,6 +25,7 @@ from sqlalchemy.pool import NullPool
 
 from app import create_app
 from bot.extensions import db
+from bot.faq import overlay
 from bot.fake_wechat import FakeWeChat
 from tests.support import APP_ID, NEVER_LATE, ON_POSTGRES, POSTGRES_URL, TEST_DATABASE, Chat, Clock, Desk
 
@@ -143,6 +144,7 @@ def dispose(apps) -> None:
     """Close every connection the apps' engines hold (PostgreSQL cannot drop a database in use)."""
     for app in apps:
         with app.app_context():
+            overlay.wait_for_checks(db.engine)  # a version check still running would take a connection back
             db.session.remove()
             db.engine.dispose()
 

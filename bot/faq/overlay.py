@@ -118,6 +118,13 @@ def _watch(engine) -> _Watch:
     return watch
 
 
+def wait_for_checks(engine, timeout: float = 10.0) -> None:
+    """Wait for a version check of `engine` running in the background (before disposing of it)."""
+    watch = _watches.get(engine)
+    if watch is not None:
+        watch.wait(timeout)
+
+
 def version(engine) -> str:
     """The overlay version of `engine`'s database as this process knows it ("" for none)."""
     return "" if engine is None else _watch(engine).get(engine)

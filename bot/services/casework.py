@@ -65,7 +65,10 @@ def reply(session, escalation: Escalation, staff: StaffUser, text: str, token: s
     key = _prefix(escalation) + str(token).strip()[:16]
     existing = session.scalars(select(Outbox).where(Outbox.dedupe_key == key)).first()
     if existing is None and str(token).strip() != reply_token(session, escalation):
-        raise CaseError("页面已过期，请刷新后再发送")
+        # PostgreSQL: a colleague's reply with this very key may have committed between the two reads
+        existing = session.scalars(select(Outbox).where(Outbox.dedupe_key == key)).first()
+        if existing is None:
+            raise CaseError("页面已过期，请刷新后再发送")
     if existing is None:
         try:  # PostgreSQL: a colleague's insert of the same key may land between the check and here
             with session.begin_nested():
