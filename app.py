@@ -88,6 +88,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     app = Flask(__name__, instance_relative_config=True, template_folder="bot/templates",
                 static_folder="bot/static")
+    app.extensions["app_factory"] = create_app  # for processes the app spawns (flask outbox send --processes)
     load_settings(app, config)
     check_production(app.config)  # ENV=production refuses unsafe settings, naming each (bot/settings.py)
     configure_logging(app)

@@ -32,7 +32,8 @@ def outbox_send(loop: bool, interval: float, processes: int, batch: int | None) 
         return
     # spawn, not fork: each process opens its own database connections and HTTP sessions.
     ctx = multiprocessing.get_context("spawn")
-    children = [ctx.Process(target=_child, args=(config, loop, interval), name=f"outbox-sender-{i}")
+    factory = current_app.extensions["app_factory"]  # app.create_app, pickled by name for spawn
+    children = [ctx.Process(target=_child, args=(factory, config, loop, interval), name=f"outbox-sender-{i}")
                 for i in range(processes)]
     for child in children:
         child.start()
@@ -54,10 +55,9 @@ def outbox_send(loop: bool, interval: float, processes: int, batch: int | None) 
         raise click.ClickException(f"sender processes failed: {', '.join(failed)}")
 
 
-def _child(config: dict, loop: bool, interval: float) -> None:
-    from app import create_app  # a spawned process builds its own app, as `flask` does
-
-    with create_app(config).app_context():
+def _child(factory, config: dict, loop: bool, interval: float) -> None:
+    """A spawned sender process: it builds its own app with the factory, as `flask` does."""
+    with factory(config).app_context():
         _run(config, loop, interval, in_app=False)
 
 
