@@ -9,6 +9,7 @@ import itertools
 import os
 import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -139,6 +140,14 @@ class Clock:
         if self.traveller is not None:
             self.traveller.stop()
             self.traveller = None
+
+
+@contextmanager
+def database(app):
+    """The app's session for a few reads or writes in a test, removed afterwards."""
+    with app.app_context():
+        yield db.session
+        db.session.remove()
 
 
 def run_together(n: int, body) -> list:

@@ -6,37 +6,17 @@ from datetime import date
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.flows import checkin as flow
 from bot.flows.steps import Invalid
-from bot.models import Escalation, HealthCheckin, HomeOfficeRegistration, Worker
+from bot.models import Escalation, HealthCheckin, HomeOfficeRegistration
 from bot.services import home_office as service
 from tests.support import Chat
-from tests.test_flow_home_office import CONSENT, REGISTRATION
+from tests.test_flow_home_office import (  # noqa: F401 – registered: a fixture
+    CONSENT, HEALTHY, REGISTRATION, count, registered, the_worker)
 
 TITLE = "每日健康打卡"
-HEALTHY = [("36.5", "症状"), ("6", "核酸检测结果"), ("1", "哪天做的"), ("昨天", "去过哪里"),
-           ("全天在家，未外出", "打卡成功")]
-
-
-def count(db_session, model) -> int:
-    db_session.expire_all()
-    return db_session.scalar(select(func.count()).select_from(model))
-
-
-def the_worker(db_session, openid="o_worker_1") -> Worker:
-    db_session.expire_all()
-    return db_session.scalars(select(Worker).where(Worker.openid == openid)).one()
-
-
-@pytest.fixture
-def registered(chat, clock):
-    """A worker who consented and registered on Monday 2022-05-23 (home office until 5月29日)."""
-    clock.set("2022-05-23 09:00")
-    assert "单独同意" in chat.click("HOME_OFFICE")
-    chat.expect(*CONSENT, *REGISTRATION)
-    return chat
 
 
 # -- parsers ----------------------------------------------------------------------------------

@@ -5,26 +5,18 @@ from __future__ import annotations
 import difflib
 import shutil
 import time
-from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import select
 
 from bot import faq
-from bot.extensions import db
 from bot.models import AuditLog, KbExample
-from tests.support import Chat
+from tests.support import Chat, database
 
 # A question the router falls back on today; legal.work_injury is where it belongs.
 QUESTION = "骑手摔车了谁管"
 ENTRY = "legal.work_injury"
 
-
-@contextmanager
-def database(app):
-    with app.app_context():
-        yield db.session
-        db.session.remove()
 
 
 def answered_by(app, reply: str, faq_id: str) -> bool:

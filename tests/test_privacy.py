@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-from contextlib import contextmanager
 
 from openpyxl import load_workbook
 from sqlalchemy import func, select
@@ -10,17 +9,11 @@ from sqlalchemy import func, select
 from bot.extensions import db
 from bot.models import AuditLog, Consent, HomeOfficeRegistration, Outbox, PrivacyRequest, Worker
 from bot.services import privacy
-from tests.support import Chat
+from tests.support import Chat, database
 from tests.test_flow_home_office import CONSENT, REGISTRATION
 from tests.test_flow_membership import apply
 from tests.test_staff_desks import FEVER
 
-
-@contextmanager
-def database(app):
-    with app.app_context():
-        yield db.session
-        db.session.remove()
 
 
 def a_worker_with_everything(app, clock) -> Chat:

@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,11 +21,10 @@ from sqlalchemy import select
 
 from bot import faq
 from bot.clock import LOCAL_TZ, aware, local_now, now
-from bot.extensions import db
 from bot.models import LegalAidBooking, LegalAidSlot
 from bot.simulator import WeChatSim
 from bot.storage import write_transaction
-from tests.support import APP_ID, Chat
+from tests.support import APP_ID, Chat, database
 from tests.test_flow_home_office import CONSENT
 from tests.test_staff_browser import WAIT, account, api, log_in, send_outbox, sent_texts  # noqa: F401 – api: fixture
 from tests.test_staff_desks import FEVER
@@ -37,12 +35,6 @@ QUESTION = "骑手摔车了谁管"  # the router falls back on it today
 ENTRY, ENTRY_TITLE = "legal.work_injury", "工伤怎么认定"
 NEAR_MISS = "合同能源管理是什么意思"  # answered, unsure, with a contract entry
 
-
-@contextmanager
-def database(app):
-    with app.app_context():
-        yield db.session
-        db.session.remove()
 
 
 def registration() -> list[tuple[str, str]]:

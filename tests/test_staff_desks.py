@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import io
 import re
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot.clock import LOCAL_TZ
-from bot.extensions import db
 from bot.models import AuditLog, Escalation, LegalAidBooking, LegalAidSlot, Outbox, Worker
-from tests.support import Chat
+from tests.support import Chat, database
 from tests.test_flow_home_office import CONSENT, REGISTRATION
 
 FEVER = [("打卡", "体温"), ("38.5", "症状"), ("2", "核酸"), ("3", "去过哪里"), ("全天在家", "打卡成功")]
@@ -34,12 +32,6 @@ def register(app, openid: str) -> Chat:
 def rows(page: str, state: str) -> list[str]:
     return re.findall(rf'data-worker="(\d+)" data-state="{state}"', page)
 
-
-@contextmanager
-def database(app):
-    with app.app_context():
-        yield db.session
-        db.session.remove()
 
 
 def worker_id(app, openid: str) -> int:

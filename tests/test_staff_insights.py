@@ -3,23 +3,15 @@ every routing decision recorded for the charts, and the charts drawn as SVG by t
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import select
 
 from bot.clock import LOCAL_TZ, local_now
-from bot.extensions import db
 from bot.models import Escalation, RouteLog, Worker
 from bot.services import insights
-from tests.support import Chat
+from tests.support import Chat, database
 
-
-@contextmanager
-def database(app):
-    with app.app_context():
-        yield db.session
-        db.session.remove()
 
 
 def questions(page: str) -> list[tuple[str, str]]:

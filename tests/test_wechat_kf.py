@@ -3,25 +3,17 @@ for that worker until WeChat's kf_close_session releases them."""
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import select
 
 from app import create_app
-from bot.extensions import db
 from bot.models import AuditLog, Escalation, Message, Worker
 from bot.settings import UnsafeSettings
-from tests.support import PRODUCTION, Chat
+from tests.support import PRODUCTION, Chat, database
 
 ACCOUNT = "kf2001@gh_union_account"
 
-
-@contextmanager
-def database(app):
-    with app.app_context():
-        yield db.session
-        db.session.remove()
 
 
 @pytest.fixture
