@@ -111,16 +111,19 @@ def windows(session, workers, config) -> dict[int, Window]:
 
 def route_for(session, worker, config, purpose: str) -> Route:
     """What a text message of this purpose to this worker would be sent as right now."""
-    if window(session, worker, config).is_open:
-        return "custom"
-    return "template" if wechat_templates.load(config).for_purpose(purpose) else "park"
+    return window_status(session, worker, config, purpose)[0]
 
 
 def describe_window(session, worker, config, purpose: str = "staff_reply") -> str:
     """For staff: the worker's window and, when it is closed, why and what a reply becomes (Chinese)."""
+    return window_status(session, worker, config, purpose)[1]
+
+
+def window_status(session, worker, config, purpose: str = "staff_reply") -> tuple[Route, str]:
+    """route_for and describe_window from one look at the window and the templates."""
     w = window(session, worker, config)
     if w.is_open:
-        return f"窗口至 {_when(w.until)}，还可发 {w.remaining} 条"
+        return "custom", f"窗口至 {_when(w.until)}，还可发 {w.remaining} 条"
     if w.until is None:
         why = "职工还没有和公众号互动过"
     elif now() >= w.until:
@@ -132,12 +135,12 @@ def describe_window(session, worker, config, purpose: str = "staff_reply") -> st
         why = f"本窗口 {w.quota} 条客服消息已用完"
     templates = wechat_templates.load(config)
     if templates.for_purpose(purpose):
-        becomes = "回复会改用模板消息发送（每项最多 20 字，超出部分省略）"
+        route, becomes = "template", "回复会改用模板消息发送（每项最多 20 字，超出部分省略）"
     else:
-        becomes = "回复会暂存，职工下次发消息时送达"
+        route, becomes = "park", "回复会暂存，职工下次发消息时送达"
         if templates.notice.configured:
             becomes += "，并先发一条模板提醒"
-    return f"窗口已关闭（{why}）：{becomes}"
+    return route, f"窗口已关闭（{why}）：{becomes}"
 
 
 def take_parked(session, worker_id: int, room: int | None = None) -> list[str]:

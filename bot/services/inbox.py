@@ -155,8 +155,8 @@ class WindowLine:
 
 def window_line(session, worker, config) -> WindowLine:
     """The worker's customer-service window in words and what a staff reply becomes now."""
-    becomes = outbox.route_for(session, worker, config, "staff_reply")
-    return WindowLine(becomes == "custom", outbox.describe_window(session, worker, config, "staff_reply"), becomes)
+    becomes, text = outbox.window_status(session, worker, config, "staff_reply")
+    return WindowLine(becomes == "custom", text, becomes)
 
 
 # -- who else is here --------------------------------------------------------------------------
