@@ -25,7 +25,7 @@ from flask import current_app
 from sqlalchemy import bindparam, inspect, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
-from wechatpy.replies import EmptyReply, TextReply
+from wechatpy.replies import TextReply
 
 from bot import answers, hot_path, outbox, texts, wechat
 from bot.conversation import Conversation
@@ -237,7 +237,7 @@ def _can_carry(msg, reply) -> bool:
     sent (not an unsubscribe: no one reads that reply)."""
     if getattr(msg, "event", None) == "unsubscribe":
         return False
-    return reply is None or isinstance(reply, (str, EmptyReply, TextReply))
+    return reply is None or isinstance(reply, (str, TextReply))
 
 
 def _with_parked(unit: hot_path.Unit, worker_id: int, text: str) -> str:
