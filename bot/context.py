@@ -90,7 +90,14 @@ class Context:
         return cls(**values)
 
     def dump(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if v not in (None, False)}
+        # asdict() of the whole context deep-copies every field on every message; only the nested
+        # records (offer, pages, suspended) need it, and fields left at their default are skipped
+        out = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if v not in (None, False):
+                out[f.name] = asdict(v) if hasattr(v, "__dataclass_fields__") else v
+        return out
 
     # -- what was shown ----------------------------------------------------------------------
     def show(self, offer: Offer | None = None, pages: Pages | None = None) -> None:
