@@ -62,7 +62,8 @@ class Message(db.Model):
     """Every message received from or sent to a worker; inbound rows also deduplicate retries."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    worker_id: Mapped[int] = mapped_column(ForeignKey("worker.id"), index=True)
+    # looked up by worker through ix_message_worker_recent (below), whose first column it is
+    worker_id: Mapped[int] = mapped_column(ForeignKey("worker.id"))
     direction: Mapped[str] = mapped_column(String(3))  # "in" | "out"
     kind: Mapped[str] = mapped_column(String(40))  # text, voice, event:subscribe, staff, notice …
     content: Mapped[str] = mapped_column(Text, default="")
