@@ -84,7 +84,7 @@ class TypoCorrector:
 
     def __init__(self, terms: dict[str, float], is_word=lambda w: False, segment=None):
         self.segment = segment
-        self._cache: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._cache: dict[str, tuple[str, tuple[str, ...], dict[str, list[str]]]] = {}
         self.terms = {t for t in terms if MIN_LEN <= len(t) <= MAX_LEN and _HAN_RUN.fullmatch(t)}
         self.is_word = is_word
         self.priority = {t: p for t, p in terms.items() if t in self.terms}
@@ -195,13 +195,17 @@ class TypoCorrector:
         """(text with confident corrections applied, extra terms for ambiguous ones).
 
         `segments`, if given, receives {run: segment(run)} for each run this call segmented,
-        so the caller can reuse them."""
+        so the caller can reuse them (also when the text's correction is remembered)."""
         cached = self._cache.get(text)
         if cached is None:
-            cached = self._correct(text, segments)
+            cut: dict[str, list[str]] = {}
+            corrected, extras = self._correct(text, cut)
+            cached = (corrected, extras, cut)
             if len(self._cache) > 4096:
                 self._cache.clear()
             self._cache[text] = cached
+        if segments is not None:
+            segments.update(cached[2])
         return cached[0], list(cached[1])
 
     def clear_cache(self) -> None:
