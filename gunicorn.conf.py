@@ -29,6 +29,9 @@ def on_starting(server):
         with app.app_context():
             seconds = warm_up()
         server.log.info("router ready in %.2f s (before serving)", seconds)
+        # Imported lazily on the message path (so `flask run` starts sooner); here once, so the
+        # workers share it instead of each importing it at its first numeral.
+        import cn2an  # noqa: F401
     except Exception:  # the FAQ and its last good snapshot are both unusable: say so, still serve
         server.log.exception("could not load the router before serving")
 

@@ -127,6 +127,7 @@ class Reloading(Generic[T]):
 
 
 _files: dict[str, Reloading] = {}
+_files_as_given: dict[tuple, Reloading] = {}  # (path as the caller gave it, parse) → its holder
 _files_lock = threading.Lock()
 
 
@@ -138,15 +139,19 @@ def _file_stamp(path: Path) -> tuple[int, int]:
 def file_value(path: str | os.PathLike, parse: Callable[[Path], T], check_every: float = 2.0) -> T:
     """parse(path), kept per process and per file, re-read when the file changes; a change that
     does not parse keeps the last good value (logged once). The first read's error is raised."""
-    path = Path(path)
-    key = f"{path}:{getattr(parse, '__qualname__', parse)}"
-    holder = _files.get(key)
+    given = path
+    holder = _files_as_given.get((given, parse))  # no Path built per call: this runs per message
     if holder is None:
+        path = Path(given)
+        key = f"{path}:{getattr(parse, '__qualname__', parse)}"
         with _files_lock:
             holder = _files.get(key)
             if holder is None:
                 holder = _files[key] = Reloading(str(path), lambda: _file_stamp(path),
                                                  lambda _stamp: parse(path), check_every=check_every)
+            if len(_files_as_given) > 1024:      # a caller passing new closures: stay bounded
+                _files_as_given.clear()
+            _files_as_given[given, parse] = holder
     return holder.get()
 
 

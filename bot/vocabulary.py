@@ -13,6 +13,7 @@ import re
 import time
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -47,6 +48,7 @@ class Vocabulary:
         return None
 
 
+@lru_cache(maxsize=256)  # the message path asks for the key of the same text several times
 def key(text: str) -> str:
     """The form fixed phrases are compared in."""
     from bot.chinese import to_simplified

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -215,7 +216,12 @@ def _validate(entries: dict[str, Entry], known: frozenset[str], known_from: str,
 
 def faq_dir() -> Path:
     """FAQ_DIR from the Flask config when inside an app, else the environment, else ./faq."""
-    return Path(_setting("FAQ_DIR") or DEFAULT_FAQ_DIR)
+    return _path(_setting("FAQ_DIR") or DEFAULT_FAQ_DIR)
+
+
+@lru_cache(maxsize=64)  # a Path per setting, not per call: faq_dir() runs a few times per message
+def _path(value: str | os.PathLike) -> Path:
+    return Path(value)
 
 
 def cache_dir() -> Path | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 
 from bot.faq.loader import ROUTING_PREFIXES, Catalogue, FaqError
 from bot.faq.schema import Regions
@@ -114,8 +115,9 @@ def _next_line(e, cat: Catalogue) -> str:
 _HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
 
 
-def _bigrams(text: str) -> set[str]:
-    return {run[i:i + 2] for run in _HAN_RUN.findall(text) for i in range(len(run) - 1)}
+@lru_cache(maxsize=4096)  # per paragraph: an answer's paragraphs are the same for every message
+def _bigrams(text: str) -> frozenset[str]:
+    return frozenset(run[i:i + 2] for run in _HAN_RUN.findall(text) for i in range(len(run) - 1))
 
 
 def question_first(paragraphs: list[str], question: str | None) -> list[str]:

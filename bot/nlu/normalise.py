@@ -15,8 +15,6 @@ import re
 import unicodedata
 from functools import lru_cache
 
-import cn2an
-
 from bot.chinese import is_traditional, script, to_simplified, to_traditional  # noqa: F401 – used and re-exported
 
 log = logging.getLogger(__name__)
@@ -56,6 +54,8 @@ MAX_NUMERAL = 10**15
 def _cn_value(numeral: str):
     """cn2an's value of one numeral (三, 十二, 五十), None if it rejects it. Memoised per numeral:
     cn2an takes ~5 µs a call and messages keep using the same few numerals."""
+    import cn2an  # 0.1 s to import: paid by the first message with a numeral, not by every start
+
     try:
         value = cn2an.cn2an(numeral, "smart")
     except (ValueError, KeyError, IndexError, OverflowError):

@@ -8,6 +8,10 @@ decides from the rest of the message.
 
 The known terms' readings are kept in a syllable trie, so the windows of a message are matched in
 one walk per start; windows that would cut a common word are never looked up.
+
+pypinyin (0.4 s to import, most of it its phrase dictionary) is used only while an index is
+built: the corrector keeps the readings of every character that can take part in a match, so a
+saved index loads, and a message is corrected, without importing it.
 """
 from __future__ import annotations
 
@@ -15,9 +19,8 @@ import re
 from functools import lru_cache
 from itertools import product
 
-from pypinyin import Style, pinyin
-
 _HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
+_HAN_CHARS = range(0x4E00, 0x9FFF + 1)  # the characters _HAN_RUN matches: the only ones looked up
 MAX_LEN, MIN_LEN = 5, 2
 MAX_READINGS = 8                      # heteronym combinations tried per window
 DOMAIN_PRIORITY = 3.0                 # priority of the lexicon's own terms (see Lexicon._typo_terms)
@@ -37,9 +40,11 @@ def _fuzzy(syllable: str) -> str:
     return s
 
 
-@lru_cache(maxsize=20000)
+@lru_cache(maxsize=None)  # about 21,000 characters, each read by every index build
 def readings(char: str) -> tuple[str, ...]:
     """Fuzzy, toneless readings of one character (several for heteronyms like 调, 和)."""
+    from pypinyin import Style, pinyin  # only while an index is built (module docstring)
+
     got = pinyin(char, style=Style.NORMAL, heteronym=True, errors="ignore")
     if not got or not got[0]:
         return ()
@@ -50,6 +55,8 @@ def readings(char: str) -> tuple[str, ...]:
 def word_key(word: str) -> str:
     """The fuzzy reading of a word as a word: pypinyin's phrase dictionary picks the heteronym
     the word uses (调解 tiao-jie, not diao-jie; 会计 kuai-ji, not hui-ji)."""
+    from pypinyin import Style, pinyin  # only while an index is built (module docstring)
+
     got = pinyin(word, style=Style.NORMAL, errors="ignore")
     return " ".join(_fuzzy(r[0]) for r in got) if len(got) == len(word) else ""
 
@@ -77,7 +84,7 @@ class TypoCorrector:
 
     def __init__(self, terms: dict[str, float], is_word=lambda w: False, segment=None):
         self.segment = segment
-        self._cache: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._cache: dict[str, tuple[str, tuple[str, ...], dict[str, list[str]]]] = {}
         self.terms = {t for t in terms if MIN_LEN <= len(t) <= MAX_LEN and _HAN_RUN.fullmatch(t)}
         self.is_word = is_word
         self.priority = {t: p for t, p in terms.items() if t in self.terms}
@@ -98,6 +105,13 @@ class TypoCorrector:
             for syllable in k.split(" "):
                 node = node.setdefault(syllable, {})
             node[_TERM] = t
+        # Each character's readings, kept for the characters with a reading the trie knows: a
+        # window with any other character spells no term (its walk finds no child for it), so
+        # such a character reads as having none and `_matches` finds exactly what it would with
+        # all its readings.
+        syllables = {s for k in self.index for s in k.split(" ")}
+        self.readings = {chr(c): r for c in _HAN_CHARS
+                         if not syllables.isdisjoint(r := readings(chr(c)))}
 
     def _matches(self, run: str, cuts: set[int] | frozenset[int] = frozenset()
                  ) -> dict[tuple[int, int], tuple[str, bool]]:
@@ -115,7 +129,8 @@ class TypoCorrector:
         reading indices) only grows with depth, so the walk stops where `keys()` would stop
         (MAX_READINGS) and the first term found for a length is the one `keys()` order finds.
         """
-        per_char = [readings(c) for c in run]
+        known = self.readings
+        per_char = [known.get(c, ()) for c in run]
         n = len(run)
         found: dict[tuple[int, int], tuple[str, bool]] = {}
         priority = self.priority
@@ -180,13 +195,17 @@ class TypoCorrector:
         """(text with confident corrections applied, extra terms for ambiguous ones).
 
         `segments`, if given, receives {run: segment(run)} for each run this call segmented,
-        so the caller can reuse them."""
+        so the caller can reuse them (also when the text's correction is remembered)."""
         cached = self._cache.get(text)
         if cached is None:
-            cached = self._correct(text, segments)
+            cut: dict[str, list[str]] = {}
+            corrected, extras = self._correct(text, cut)
+            cached = (corrected, extras, cut)
             if len(self._cache) > 4096:
                 self._cache.clear()
             self._cache[text] = cached
+        if segments is not None:
+            segments.update(cached[2])
         return cached[0], list(cached[1])
 
     def clear_cache(self) -> None:
