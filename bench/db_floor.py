@@ -15,9 +15,9 @@ insert the inbound message (with its reply) and the outbound reply → update th
   log rows, the version check), minus the handlers themselves,
 
 and prints the CPU each costs per message. When bench/results/webhook.json holds a run, it also
-prints the budget the webhook target leaves: at ≥ 60% of the bare endpoint's msgs/s, the bot may
-spend at most (1/0.6 − 1) × the bare endpoint's server CPU per message on everything the bare one
-does not do (routing, the dialog, the database).
+prints the budget issue 14's CPU target leaves: at ≤ 2.5 × the bare endpoint's server CPU per
+message, the bot may spend at most 1.5 × that CPU on everything the bare one does not do
+(routing, the dialog, the database).
 """
 from __future__ import annotations
 
