@@ -564,3 +564,31 @@ def test_a_restart_loads_the_cached_index_instead_of_building(faq_copy, monkeypa
     monkeypatch.setattr(nlu_store, "_recent", type(nlu_store._recent)())  # nor its indexes in memory
     assert get_index().version == built.version
     assert route("转人工").target == "flow.handoff" and faq.title("flow.handoff")
+
+
+# ------------------------------------------------------------------ issue 14: start-up
+
+@pytest.mark.slow
+def test_a_saved_index_routes_typos_in_a_new_process_without_pypinyin_or_cn2an(tmp_path):
+    # Serving loads the index saved by the build and never imports pypinyin (0.4 s) or cn2an
+    # (0.1 s) before a message needs them; a homophone typo is still corrected from the saved
+    # readings, and a Chinese numeral still reads as a number once cn2an is needed.
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CONTENT_CACHE_DIR": str(tmp_path / "cache")}
+    probe = ("import json, sys; from bot.nlu import get_index, route, normalise; get_index(); "
+             "loaded = sorted(m for m in ('pypinyin', 'cn2an') if m in sys.modules); "
+             "typo = route('法定节假日家班费是几倍').target; "
+             "before_numeral = 'pypinyin' in sys.modules; "
+             "print(json.dumps([loaded, typo, before_numeral, normalise('三个月没发工资')]))")
+    run = lambda: json.loads(subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,  # noqa: E731
+                                            text=True, timeout=300, check=True).stdout.strip().splitlines()[-1])
+    run()  # builds the index and saves it under CONTENT_CACHE_DIR
+    assert list((tmp_path / "cache").glob("router-*")), "the build saved no index"
+    loaded, typo, pypinyin_after_routing, numeral = run()  # a new process: loads the saved index
+    assert loaded == []
+    assert typo == "legal.overtime_pay"
+    assert pypinyin_after_routing is False
+    assert numeral.startswith("3个月")
