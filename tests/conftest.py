@@ -25,8 +25,9 @@ from sqlalchemy.pool import NullPool
 
 from app import create_app
 from bot.extensions import db
-from bot.faq import overlay
 from bot.fake_wechat import FakeWeChat
+from bot.faq import overlay
+from bot.nlu import store as nlu_store
 from tests.support import APP_ID, NEVER_LATE, ON_POSTGRES, POSTGRES_URL, TEST_DATABASE, Chat, Clock, Desk
 
 def pytest_configure(config):
@@ -144,7 +145,10 @@ def dispose(apps) -> None:
     """Close every connection the apps' engines hold (PostgreSQL cannot drop a database in use)."""
     for app in apps:
         with app.app_context():
-            overlay.wait_for_checks(db.engine)  # a version check still running would take a connection back
+            # a router rebuild or an overlay version check still running would take a connection back
+            # after the dispose, and leave it open when the engine is collected (psycopg warns then)
+            nlu_store.wait_for_builds(db.engine)
+            overlay.wait_for_checks(db.engine)
             db.session.remove()
             db.engine.dispose()
 

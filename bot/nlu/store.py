@@ -112,6 +112,13 @@ def wait_for_reload(timeout: float = 120.0) -> bool:
     return _holder(faq.faq_dir(), overlay.source()).wait(timeout)
 
 
+def wait_for_builds(engine, timeout: float = 60.0) -> bool:
+    """Wait for background rebuilds of `engine`'s indexes (a build reads the knowledge-base overlay on
+    a connection of its own): before an engine is disposed of, by tests and tools."""
+    holders = list((_by_database.get(engine) or {}).values())
+    return all([holder.wait(timeout) for holder in holders])
+
+
 def warm_up() -> float:
     """Load or build the index now; returns the seconds it took."""
     started = time.perf_counter()
