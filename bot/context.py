@@ -9,7 +9,7 @@ pause / resume / suspend / clear).
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import date
 
 NUMBER_WORDS = "一二三四五六七八九十"
@@ -96,7 +96,7 @@ class Context:
         for f in fields(self):
             v = getattr(self, f.name)
             if v not in (None, False):
-                out[f.name] = asdict(v) if hasattr(v, "__dataclass_fields__") else v
+                out[f.name] = asdict(v) if is_dataclass(v) else v
         return out
 
     # -- what was shown ----------------------------------------------------------------------

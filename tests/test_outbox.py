@@ -287,6 +287,14 @@ def park(app, openid: str, *texts_: str) -> int:
         return w.id
 
 
+def park_reminder(app, openid: str, key: str, **payload) -> None:
+    """A reminder parked for a worker who has written before (their window is open)."""
+    with app.app_context():
+        w = db.session.scalar(select(Worker).where(Worker.openid == openid))
+        db.session.add(Outbox(worker_id=w.id, purpose="reminder", status="parked", dedupe_key=key, payload=payload))
+        db.session.commit()
+
+
 def test_the_workers_next_message_brings_the_parked_replies_before_the_answer(app):
     chat = Chat(app, openid="o_back")
     chat.say("你好")
@@ -314,12 +322,8 @@ def test_parked_replies_that_do_not_fit_the_passive_reply_go_to_the_sender(app):
 def test_a_parked_reminder_for_a_day_that_is_over_is_not_delivered(app):
     chat = Chat(app, openid="o_stale")
     chat.say("你好")
-    with app.app_context():
-        w = db.session.scalar(select(Worker).where(Worker.openid == "o_stale"))
-        db.session.add(Outbox(worker_id=w.id, purpose="reminder", status="parked", dedupe_key="r:stale",
-                              payload={"content": "5月20日的健康打卡还没有完成",
-                                       "expires_at": (now() - timedelta(hours=1)).isoformat()}))
-        db.session.commit()
+    park_reminder(app, "o_stale", "r:stale", content="5月20日的健康打卡还没有完成",
+                  expires_at=(now() - timedelta(hours=1)).isoformat())
     assert "健康打卡还没有完成" not in chat.say("你好")
     with app.app_context():
         assert statuses() == [("r:stale", "expired", None)]
@@ -328,11 +332,7 @@ def test_a_parked_reminder_for_a_day_that_is_over_is_not_delivered(app):
 def test_stopping_reminders_withdraws_a_parked_one_before_it_rides_on_the_reply(app):
     chat = Chat(app, openid="o_optout")
     chat.say("你好")
-    with app.app_context():
-        w = db.session.scalar(select(Worker).where(Worker.openid == "o_optout"))
-        db.session.add(Outbox(worker_id=w.id, purpose="reminder", status="parked", dedupe_key="r:optout",
-                              payload={"content": "今天的健康打卡还没有完成"}))
-        db.session.commit()
+    park_reminder(app, "o_optout", "r:optout", content="今天的健康打卡还没有完成")
     reply = chat.say("退订提醒")
     assert "已为您停止提醒" in reply and "健康打卡还没有完成" not in reply
     with app.app_context():
