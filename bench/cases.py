@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import (BENCH, ROOT, Requests, Server, log, post, postgres_processes, reply_text, run_wrk,
+from harness import (BENCH, ROOT, Requests, Server, post, postgres_processes, reply_text, run_wrk,
                      uss_mib)
 
 MSGID_BASE = 4 * 10**18  # 19-digit MsgIds (fit in int64): distinct per case, round and phase

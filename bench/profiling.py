@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from unittest import mock
 
-from harness import BENCH, ROOT, TOKEN, Requests
+from harness import BENCH, ROOT, Requests, bot_settings
 
 PARTS = [  # (module, attribute, label): nested, so shares overlap
     ("bot.wechat", "verify", "verify (timestamp, signature)"),
@@ -105,14 +105,9 @@ def by_package(raw: dict) -> dict[str, float]:
 
 
 def profile(args) -> int:
-    from cryptography.fernet import Fernet
-
     tmp = Path(tempfile.mkdtemp(prefix="bench-webhook-profile-"))
     aes_key = secrets.token_urlsafe(32).replace("-", "a").replace("_", "b")[:43]
-    settings = dict(WECHAT_TOKEN=TOKEN, WECHAT_APP_ID="wxbench00000000001", WECHAT_AES_KEY=aes_key,
-                    TIMESTAMP_WINDOW="3600", DATABASE_URL=args.database_url or f"sqlite:///{tmp / 'bot.sqlite'}",
-                    ENV="production", SECRET_KEY=secrets.token_urlsafe(48), DATA_KEY=Fernet.generate_key().decode(),
-                    UNION_ADDRESS="bench", FLOOD_MESSAGES="1000000")  # as bench/webhook.py
+    settings = {**bot_settings(aes_key), "DATABASE_URL": args.database_url or f"sqlite:///{tmp / 'bot.sqlite'}"}
     try:
         os.environ.update(settings)
         from cases import migrate

@@ -18,7 +18,6 @@ import base64
 import json
 import os
 import platform
-import secrets
 import shutil
 import signal
 import subprocess
@@ -30,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cases import CASES, Case, median, median_round, run_case, serve_launch  # noqa: E402
-from harness import APP_ID, ROOT, TOKEN, Requests, log  # noqa: E402
+from harness import ROOT, Requests, bot_settings, log  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "webhook.json"
 COMPARE = ("bare", "bot-sqlite", "bot-postgres")
@@ -191,15 +190,7 @@ def bench(args) -> int:
     aes_key = base64.b64encode(os.urandom(32)).decode()[:43]
     requests = Requests(aes_key, args.openids, args.seed)
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("WECHAT_", "DATABASE_URL", "FLASK_"))}
-    from cryptography.fernet import Fernet
-
-    base_env.update(WECHAT_TOKEN=TOKEN, WECHAT_APP_ID=APP_ID, WECHAT_AES_KEY=aes_key, TIMESTAMP_WINDOW="3600",
-                    ENV="production", SECRET_KEY=secrets.token_urlsafe(48), DATA_KEY=Fernet.generate_key().decode(),
-                    UNION_ADDRESS="bench", PYTHONUNBUFFERED="1",
-                    # 500 workers sending 600+ msgs/s between them would be over the flood limit (30 a minute)
-                    # and get the short "slow down" path; the check itself still runs (bench/flood.py
-                    # measures flood control)
-                    FLOOD_MESSAGES="1000000")
+    base_env.update(bot_settings(aes_key), PYTHONUNBUFFERED="1")
     tmp = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
     runs, serve = [], []
     try:
